@@ -1,0 +1,27 @@
+"""The statuses and kinds the database accepts, in one place."""
+
+from __future__ import annotations
+
+RUN_STATUSES = frozenset(
+    {"queued", "running", "waiting_feedback", "finalizing", "succeeded", "failed", "cancelled"}
+)
+TERMINAL_RUN_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+# A worker holds a lease on runs in these statuses; an expired lease can be taken over.
+LEASED_RUN_STATUSES = frozenset({"running", "waiting_feedback", "finalizing"})
+
+ITERATION_STATUSES = frozenset({"proposing", "training", "waiting_feedback", "done"})
+
+CANDIDATE_STATUSES = frozenset(
+    {"pending", "training", "evaluating", "done", "invalid", "failed", "stopped"}
+)
+# Work under way that a dead worker leaves behind; it goes back to pending on resume.
+UNFINISHED_CANDIDATE_STATUSES = frozenset({"training", "evaluating"})
+
+FEEDBACK_KINDS = frozenset({"text", "parent", "preference", "continue"})
+FEEDBACK_MODES = frozenset({"none", "wait"})
+
+
+def check_status(status: str, allowed: frozenset[str], what: str) -> None:
+    """Raise ValueError naming the allowed values when ``status`` is not one of them."""
+    if status not in allowed:
+        raise ValueError(f"unknown {what} {status!r}; expected one of {sorted(allowed)}")
