@@ -1,0 +1,75 @@
+"""Where LLM calls are kept: every request, its answers, tokens, latency and cost.
+
+The client asks the store before the network, so an identical request (same
+model, messages, n, temperature, seed) is answered from the earlier call and a
+resumed run costs nothing. The service implements ``CallStore`` on its database;
+``InMemoryCallStore`` serves tests and one-off use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class LLMCallRecord:
+    """One chat completion request and what came of it.
+
+    ``request`` holds model, messages, n, temperature and seed, never the API key.
+    ``responses`` holds one text per returned choice ("" for an empty one).
+    ``cached`` marks a call answered from the store (no tokens, no cost).
+    """
+
+    request_hash: str
+    model: str
+    request: dict[str, Any]
+    responses: list[str] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    cost_usd: float = 0.0
+    cached: bool = False
+    error: str | None = None
+    iteration: int | None = None
+
+
+class CallStore(Protocol):
+    """Durable memory of LLM calls. Called from one thread only."""
+
+    def lookup(self, request_hash: str) -> list[str] | None:
+        """The responses of an earlier successful call with this hash, or None."""
+        ...
+
+    def record(self, call: LLMCallRecord) -> object:
+        """Keep ``call`` (successful, failed or answered from the store); the
+        client ignores what it returns (a row id, say)."""
+        ...
+
+
+class InMemoryCallStore:
+    """A CallStore in a list, for tests and runs that need no database."""
+
+    def __init__(self) -> None:
+        self.calls: list[LLMCallRecord] = []
+
+    def lookup(self, request_hash: str) -> list[str] | None:
+        """The latest successful responses recorded for ``request_hash``."""
+        for call in reversed(self.calls):
+            if call.request_hash == request_hash and call.error is None and call.responses:
+                return list(call.responses)
+        return None
+
+    def record(self, call: LLMCallRecord) -> None:
+        """Append ``call``."""
+        self.calls.append(call)
+
+
+def request_hash(request: Mapping[str, Any]) -> str:
+    """sha256 of a request's model, messages, n, temperature and seed."""
+    keys = ("model", "messages", "n", "temperature", "seed")
+    canonical = json.dumps({k: request.get(k) for k in keys}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
