@@ -1,0 +1,1 @@
+"""The REST API: routers per resource, schemas, dependencies. Mounted by ``app.server``."""

@@ -1,0 +1,97 @@
+"""Check a POST .../feedback body against the run and store it as feedback rows."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from sqlalchemy.orm import Session
+
+from app.api.errors import invalid_field
+from app.api.queries import latest_finished_iteration
+from app.api.schemas.feedback import FeedbackCreate
+from app.db.errors import ConflictError
+from app.db.models import Candidate, Feedback, Run
+from app.db.repository import add_feedback, get_candidate
+
+
+def _iteration(session: Session, run: Run, requested: int | None) -> int:
+    if requested is not None:
+        if requested >= run.iterations:
+            raise invalid_field(
+                ("body", "iteration"),
+                f"run {run.id} has iterations 0..{run.iterations - 1}; got {requested}",
+                requested,
+            )
+        return requested
+    latest = latest_finished_iteration(session, run_id=run.id)
+    if latest is None:
+        raise ConflictError(
+            f"run {run.id} has no finished iteration yet; wait for one or give 'iteration'"
+        )
+    return latest
+
+
+def _candidate(
+    session: Session, run: Run, candidate_id: str, loc: tuple[str | int, ...]
+) -> Candidate:
+    candidate = get_candidate(session, candidate_id=candidate_id)
+    if candidate is None or candidate.run_id != run.id:
+        raise invalid_field(loc, f"run {run.id} has no candidate {candidate_id!r}", candidate_id)
+    if candidate.kind != "search":
+        raise invalid_field(
+            loc,
+            f"candidate {candidate_id} is a final retraining, not an evolved reward",
+            candidate_id,
+        )
+    return candidate
+
+
+def _check_candidates(session: Session, run: Run, body: FeedbackCreate) -> None:
+    if body.candidate_id:
+        _candidate(session, run, body.candidate_id, ("body", "candidate_id"))
+    if body.parent_candidate_id:
+        parent = _candidate(session, run, body.parent_candidate_id, ("body", "parent_candidate_id"))
+        if not parent.code:
+            raise invalid_field(
+                ("body", "parent_candidate_id"),
+                f"candidate {parent.id} has no code ({parent.status}: {parent.error_kind}); "
+                "a parent must be a candidate with reward code",
+                parent.id,
+            )
+    for index, preference in enumerate(body.preferences):
+        _candidate(session, run, preference.preferred, ("body", "preferences", index, "preferred"))
+        _candidate(session, run, preference.other, ("body", "preferences", index, "other"))
+
+
+def store_feedback(
+    session: Session, *, run: Run, body: FeedbackCreate
+) -> tuple[int, list[Feedback]]:
+    """Store one row per part of ``body`` (text, parent, preferences, continue).
+
+    Returns (the iteration it is about, the stored rows); the caller commits.
+    Raises a 422 naming the field for a candidate outside the run, and
+    ConflictError for a finished run or when no iteration has finished yet.
+    """
+    if run.status == "succeeded":
+        raise ConflictError(
+            f"run {run.id} has succeeded; feedback steers runs that are still going"
+        )
+    iteration = _iteration(session, run, body.iteration)
+    _check_candidates(session, run, body)
+    add = partial(add_feedback, session, run_id=run.id, iteration_index=iteration)
+    rows = []
+    if body.text:
+        rows.append(add(kind="text", text=body.text, candidate_id=body.candidate_id))
+    if body.parent_candidate_id:
+        rows.append(add(kind="parent", candidate_id=body.parent_candidate_id))
+    for preference in body.preferences:
+        rows.append(
+            add(
+                kind="preference",
+                candidate_id=preference.preferred,
+                other_candidate_id=preference.other,
+            )
+        )
+    if body.continue_:
+        rows.append(add(kind="continue"))
+    return iteration, rows

@@ -1,0 +1,75 @@
+"""/runs/{id}/events: the run's event log as server-sent events, live."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from app.api.deps import SessionFactoryDep
+from app.api.errors import invalid_field
+from app.api.event_stream import follow_events
+from app.api.schemas.common import MAX_EVENT_ID, RunIdPath, error_responses
+from app.db.errors import NotFoundError
+from app.db.repository import get_run
+
+router = APIRouter(tags=["events"])
+
+
+@dataclass(frozen=True)
+class StreamStart:
+    run_id: str
+    after_id: int
+
+
+def _last_event_id(header: str | None) -> int | None:
+    if header is None or not header.strip():
+        return None
+    value = header.strip()
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_EVENT_ID:
+        raise invalid_field(
+            ("header", "Last-Event-ID"),
+            "Last-Event-ID must be an event id (a non-negative integer)",
+            header,
+        )
+    return int(value)
+
+
+def stream_start(
+    run_id: RunIdPath,
+    factory: SessionFactoryDep,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_EVENT_ID, description="send events with a larger id")
+    ] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID", description="what a reconnecting client sends; wins over 'after'"
+        ),
+    ] = None,
+) -> StreamStart:
+    """Check the run exists before the stream starts (a 404 must come before a 200)."""
+    with factory() as session:
+        if get_run(session, run_id=run_id) is None:
+            raise NotFoundError(f"no run with id {run_id!r}")
+    resumed = _last_event_id(last_event_id)
+    return StreamStart(run_id=run_id, after_id=resumed if resumed is not None else after or 0)
+
+
+@router.get(
+    "/runs/{run_id}/events", response_class=EventSourceResponse, responses=error_responses(404)
+)
+async def stream(
+    start: Annotated[StreamStart, Depends(stream_start)], factory: SessionFactoryDep
+) -> AsyncIterable[ServerSentEvent]:
+    """Server-sent events: ``id`` is the event id, ``event`` its kind, ``data`` its JSON.
+
+    Resume with the ``Last-Event-ID`` header (or ``?after=``). Keep-alive comments
+    come every 15 s; the stream ends once the run has finished and every event
+    is sent.
+    """
+    async for event in follow_events(factory, run_id=start.run_id, after_id=start.after_id):
+        yield ServerSentEvent(id=str(event.id), event=event.kind, data=event.data)

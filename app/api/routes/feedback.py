@@ -1,0 +1,44 @@
+"""/runs/{id}/feedback: a person's notes, parent pick and preferences for the next round."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel
+
+from app.api.deps import RequireToken, SessionDep
+from app.api.feedback_service import store_feedback
+from app.api.queries import list_feedback
+from app.api.schemas.common import RunIdPath, error_responses
+from app.api.schemas.feedback import FeedbackCreate, FeedbackList, FeedbackRead
+from app.db.repository import require_run
+
+router = APIRouter(prefix="/runs/{run_id}/feedback", tags=["feedback"])
+
+
+class FeedbackStored(BaseModel):
+    iteration: int
+    items: list[FeedbackRead]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[RequireToken],
+    responses=error_responses(401, 404, 409, 413),
+)
+def create(run_id: RunIdPath, body: FeedbackCreate, session: SessionDep) -> FeedbackStored:
+    """Feedback on an iteration: it reaches the next prompt. With ``continue`` (the
+    default) a run paused for feedback goes on."""
+    run = require_run(session, run_id=run_id)
+    iteration, rows = store_feedback(session, run=run, body=body)
+    session.commit()
+    return FeedbackStored(iteration=iteration, items=[FeedbackRead.model_validate(r) for r in rows])
+
+
+@router.get("", responses=error_responses(404))
+def list_(run_id: RunIdPath, session: SessionDep) -> FeedbackList:
+    """All feedback on the run, oldest first; ``consumed`` once a prompt used it."""
+    require_run(session, run_id=run_id)
+    return FeedbackList(
+        items=[FeedbackRead.model_validate(f) for f in list_feedback(session, run_id=run_id)]
+    )

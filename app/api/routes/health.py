@@ -1,0 +1,26 @@
+"""/health (the process answers) and /ready (the database answers, schema at head)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+
+from app.api.readiness import check_readiness
+from app.api.schemas.health import Health, Readiness
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def health() -> Health:
+    """Liveness: the process is up."""
+    return Health()
+
+
+@router.get("/ready", responses={503: {"model": Readiness, "description": "not ready"}})
+def ready(request: Request, response: Response) -> Readiness:
+    """Readiness: the database answers and its schema is at the newest migration."""
+    state = request.app.state
+    result = check_readiness(state.engine, head=state.migration_head)
+    if result.status != "ready":
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return result

@@ -1,0 +1,94 @@
+"""The ASGI application: the REST API under /api (the dashboard joins under /).
+
+``uvicorn --factory app.server:create_app`` serves it with the settings from
+the environment; tests and ``rewardforge serve`` pass their own Settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from app.api.body_limit import DEFAULT_MAX_BODY_BYTES, BodySizeLimitMiddleware
+from app.api.deps import token_hashes
+from app.api.errors import install_error_handlers
+from app.api.readiness import migration_head
+from app.api.router import api_router
+from app.config import Settings, get_settings
+from app.db.session import make_engine, make_session_factory
+
+API_PREFIX = "/api"
+DESCRIPTION = """\
+rewardforge turns a sentence into a reward function: an LLM writes candidate
+reward code, each candidate trains a policy in a sandbox, a trusted evaluator
+scores it, and the best candidates and your feedback go into the next round.
+
+Mutating routes need `Authorization: Bearer <token>` when the server has
+`REWARDFORGE_API_TOKEN` set. LLM API keys are configured on the server
+(`REWARDFORGE_LLM_API_KEY`) and never sent in requests.
+"""
+TAGS = [
+    {"name": "runs", "description": "Create, follow, cancel, resume and delete runs."},
+    {"name": "iterations", "description": "Each round's rendered prompt and LLM responses."},
+    {"name": "candidates", "description": "Reward code, results, videos and weights."},
+    {"name": "feedback", "description": "Notes, parent picks and preferences for the next round."},
+    {"name": "events", "description": "A run's state changes as server-sent events."},
+    {"name": "usage", "description": "LLM calls, tokens, cost and latency per run."},
+    {"name": "envs", "description": "The environment catalog."},
+    {"name": "health", "description": "Liveness and readiness."},
+]
+
+
+def _operation_id(route: APIRoute) -> str:
+    # "runs_create", "candidates_get": stable names for generated clients.
+    return f"{route.tags[0]}_{route.name.rstrip('_')}"
+
+
+def _version() -> str:
+    try:
+        return version("rewardforge")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def create_app(
+    settings: Settings | None = None, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+) -> FastAPI:
+    """The API app on ``settings`` (default: from the environment and .env).
+
+    The database must already be migrated (``rewardforge db upgrade``); /api/ready
+    says whether it is. Bearer tokens are kept only as SHA-256 hashes.
+    """
+    settings = settings or get_settings()
+    url = settings.resolved_database_url
+    engine = make_engine(url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="rewardforge",
+        version=_version(),
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.token_hashes = token_hashes(settings.api_token)
+    app.state.settings = settings.model_copy(update={"api_token": None})
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.migration_head = migration_head(url)
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
+    app.include_router(api_router, prefix=API_PREFIX)
+    return app
