@@ -1,0 +1,269 @@
+"""``rewardforge run | show | runs | export``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from app.cli.progress import RunProgress
+from app.cli.report import print_run, run_summary
+from app.config import get_settings
+from app.db.models import Run
+from app.db.repository import create_run, get_run, release_lease
+from app.db.repository import list_runs as query_runs
+from app.db.session import get_session_factory, upgrade_database
+from app.evolution.export import export_module
+from app.evolution.loop import execute_run
+from app.evolution.runner import make_context
+from app.worker.lease import LeaseKeeper, acquire_run
+from app.worker.loop import default_worker_id
+from envs import get_card
+
+
+def run(
+    env: Annotated[str | None, typer.Option(help="environment id, see `rewardforge envs`")] = None,
+    task: Annotated[str | None, typer.Option(help="what the agent should do, in words")] = None,
+    fitness: Annotated[
+        str | None, typer.Option(help="trusted fitness metric (card default)")
+    ] = None,
+    iterations: Annotated[int, typer.Option(min=1, max=50)] = 5,
+    samples: Annotated[int, typer.Option(min=1, max=64, help="candidates per iteration")] = 4,
+    timesteps: Annotated[int | None, typer.Option(min=1000, help="env steps per candidate")] = None,
+    final_seeds: Annotated[
+        int, typer.Option(min=1, max=20, help="seeds of the final retraining")
+    ] = 3,
+    seed: Annotated[int, typer.Option()] = 0,
+    model: Annotated[str | None, typer.Option(help="LLM model (REWARDFORGE_LLM_MODEL)")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint")] = None,
+    offline: Annotated[bool, typer.Option(help="use the offline proposer, no LLM")] = False,
+    env_card: Annotated[str | None, typer.Option(help="your own card: pkg.mod:factory")] = None,
+    algorithm: Annotated[str | None, typer.Option(help="PPO or SAC (card default)")] = None,
+    n_envs: Annotated[int | None, typer.Option(min=1, max=256, help="parallel envs")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="candidates trained at once")] = None,
+    eval_episodes: Annotated[int, typer.Option(min=1, max=100)] = 5,
+    resume: Annotated[str | None, typer.Option(help="resume an interrupted run by id")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print one JSON object at the end")
+    ] = False,
+) -> None:
+    """Evolve a reward function for a task and report the best one."""
+    settings = get_settings()
+    if workers:
+        settings = settings.model_copy(update={"workers": workers})
+    console = Console(stderr=as_json)
+    url = settings.resolved_database_url
+    upgrade_database(url)
+    session_factory = get_session_factory(url)
+    worker_id = f"cli:{default_worker_id()}"
+    with session_factory() as session:
+        if resume:
+            stored = get_run(session, run_id=resume)
+            if stored is None:
+                raise typer.BadParameter(f"no run with id {resume!r}", param_hint="--resume")
+        else:
+            fields = _new_run_fields(
+                env,
+                task,
+                fitness,
+                env_card,
+                timesteps,
+                iterations,
+                samples,
+                final_seeds,
+                seed,
+                model,
+                base_url,
+                offline,
+                algorithm,
+                n_envs,
+                eval_episodes,
+            )
+            stored = create_run(session, **fields)
+            # leased in the same transaction, so a service worker never picks it up
+            acquire_run(
+                session, run_id=stored.id, worker_id=worker_id, lease_seconds=settings.lease_seconds
+            )
+        session.commit()
+        run_id, total = stored.id, (stored.iterations, stored.samples, stored.timesteps)
+    console.print(f"run [bold]{run_id}[/bold] ({'resumed' if resume else 'new'})")
+    _execute_here(settings, session_factory, console, run_id, total, worker_id)
+    with session_factory() as session:
+        stored = get_run(session, run_id=run_id)
+        assert stored is not None
+        if as_json:
+            typer.echo(json.dumps(run_summary(session, stored)))
+        else:
+            print_run(console, session, stored, data_location=_data_location(settings))
+        failed = stored.status != "succeeded"
+    if failed:
+        raise typer.Exit(code=1)
+
+
+def _execute_here(
+    settings: Any,
+    session_factory: Any,
+    console: Console,
+    run_id: str,
+    total: tuple[int, int, int],
+    worker_id: str,
+) -> None:
+    """Execute the run in this process under a lease, so no worker takes it meanwhile."""
+    with session_factory() as session:
+        if not acquire_run(
+            session, run_id=run_id, worker_id=worker_id, lease_seconds=settings.lease_seconds
+        ):
+            raise typer.BadParameter(f"run {run_id} is being executed by a live worker")
+        session.commit()
+    cancel = _cancel_on_interrupt(console, run_id)
+    keeper = LeaseKeeper(
+        session_factory, run_id=run_id, worker_id=worker_id, lease_seconds=settings.lease_seconds
+    )
+    bars = RunProgress(console, iterations=total[0], samples=total[1], timesteps=total[2])
+    with keeper, bars:
+        ctx = make_context(
+            settings=settings,
+            session_factory=session_factory,
+            progress=bars,
+            should_cancel=lambda: cancel.is_set() or keeper.should_stop(),
+        )
+        ctx.owns_run = lambda: not keeper.lost.is_set()
+        execute_run(ctx, run_id)
+    with session_factory() as session:
+        release_lease(session, run_id=run_id, worker_id=worker_id)
+        session.commit()
+
+
+def _new_run_fields(
+    env: str | None,
+    task: str | None,
+    fitness: str | None,
+    env_card: str | None,
+    timesteps: int | None,
+    iterations: int,
+    samples: int,
+    final_seeds: int,
+    seed: int,
+    model: str | None,
+    base_url: str | None,
+    offline: bool,
+    algorithm: str | None,
+    n_envs: int | None,
+    eval_episodes: int,
+) -> dict[str, Any]:
+    if not env or not task:
+        raise typer.BadParameter("--env and --task are required (or --resume RUN_ID)")
+    try:
+        card = get_card(env, env_card)
+        metric = card.metric(fitness) if fitness else card.default_metric
+    except (KeyError, ValueError) as exc:
+        raise typer.BadParameter(str(exc.args[0] if exc.args else exc)) from None
+    if algorithm and algorithm.upper() not in ("PPO", "SAC"):
+        raise typer.BadParameter("--algorithm must be PPO or SAC")
+    options = {
+        "algorithm": algorithm.upper() if algorithm else None,
+        "n_envs": n_envs,
+        "eval_episodes": eval_episodes,
+    }
+    return dict(
+        env_id=env,
+        card_spec=env_card,
+        task=task,
+        fitness_metric=metric.name,
+        iterations=iterations,
+        samples=samples,
+        timesteps=timesteps or card.training.timesteps,
+        final_seeds=final_seeds,
+        seed=seed,
+        llm={"model": model, "base_url": base_url, "offline": offline},
+        options={k: v for k, v in options.items() if v is not None},
+    )
+
+
+def _cancel_on_interrupt(console: Console, run_id: str) -> threading.Event:
+    """First Ctrl-C stops the sandboxes and keeps the run resumable; a second one aborts."""
+    cancel = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        console.print(f"\nstopping; resume with: rewardforge run --resume {run_id}")
+
+    signal.signal(signal.SIGINT, handler)
+    return cancel
+
+
+def _data_location(settings: Any) -> str:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+    return f"database {url}; artifacts {settings.artifacts_dir}"
+
+
+def show(
+    run_id: Annotated[str, typer.Argument(help="the run's id")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show a run: iterations, candidates, fitness, errors, final evaluation."""
+    settings = get_settings()
+    session_factory = get_session_factory(settings.resolved_database_url)
+    with session_factory() as session:
+        stored = _load(session, run_id)
+        if as_json:
+            typer.echo(json.dumps(run_summary(session, stored, detailed=True), default=str))
+        else:
+            print_run(
+                Console(), session, stored, data_location=_data_location(settings), errors=True
+            )
+
+
+def list_runs(
+    status: Annotated[str | None, typer.Option(help="only runs with this status")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+) -> None:
+    """List recent runs."""
+    from rich.table import Table
+
+    settings = get_settings()
+    session_factory = get_session_factory(settings.resolved_database_url)
+    table = Table(title="runs")
+    for column in ("id", "status", "env", "task", "best fitness", "created"):
+        table.add_column(column)
+    with session_factory() as session:
+        items, _ = query_runs(session, status=status, limit=limit, offset=0)
+        for r in items:
+            best = "" if r.best_fitness is None else f"{r.best_fitness:.4g}"
+            table.add_row(
+                r.id, r.status, r.env_id, r.task[:50], best, f"{r.created_at:%Y-%m-%d %H:%M}"
+            )
+    Console().print(table)
+
+
+def export(
+    run_id: Annotated[str, typer.Argument(help="the run's id")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="where to write the module")],
+) -> None:
+    """Write the run's best reward function as a standalone Python module."""
+    settings = get_settings()
+    session_factory = get_session_factory(settings.resolved_database_url)
+    with session_factory() as session:
+        stored = _load(session, run_id)
+        try:
+            text = export_module(session, stored)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    output.write_text(text)
+    typer.echo(f"wrote {output}")
+
+
+def _load(session: Any, run_id: str) -> Run:
+    stored = get_run(session, run_id=run_id)
+    if stored is None:
+        raise typer.BadParameter(f"no run with id {run_id!r}")
+    return stored

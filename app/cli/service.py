@@ -1,0 +1,83 @@
+"""``rewardforge serve`` and ``rewardforge worker``."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from app.config import get_settings
+from app.db.session import get_session_factory, upgrade_database
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=0, max=16, help="embedded run workers")] = 1,
+) -> None:
+    """Serve the REST API and the dashboard, with an embedded worker (SQLite by default)."""
+    import uvicorn
+
+    from app.server import create_app
+
+    settings = get_settings()
+    if not is_loopback(host) and not settings.api_token:
+        raise typer.BadParameter(
+            f"refusing to listen on {host} without REWARDFORGE_API_TOKEN: anyone who can "
+            "reach it could start runs. Set a token, or listen on 127.0.0.1.",
+            param_hint="--host",
+        )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    url = settings.resolved_database_url
+    upgrade_database(url)
+    stops = [_start_worker(settings, url, name=f"embedded-{i}") for i in range(workers)]
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    finally:
+        for stop in stops:
+            stop.set()
+
+
+def _start_worker(settings, url: str, *, name: str) -> threading.Event:  # type: ignore[no-untyped-def]
+    from app.worker.loop import Worker, default_worker_id
+
+    worker = Worker(settings, get_session_factory(url), worker_id=f"{default_worker_id()}:{name}")
+    threading.Thread(target=worker.run_forever, daemon=True, name=name).start()
+    return worker.stop
+
+
+def worker(
+    once: Annotated[bool, typer.Option(help="execute at most one run, then exit")] = False,
+) -> None:
+    """Execute queued runs from the database (start several against one Postgres)."""
+    from app.worker.loop import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = get_settings()
+    url = settings.resolved_database_url
+    upgrade_database(url)
+    runner = Worker(settings, get_session_factory(url))
+
+    def stop(signum: int, frame: object) -> None:
+        logging.getLogger(__name__).info("stopping: the current run goes back to the queue")
+        runner.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if once:
+        runner.run_once()
+    else:
+        runner.run_forever()
