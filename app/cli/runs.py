@@ -36,7 +36,7 @@ def run(
     samples: Annotated[int, typer.Option(min=1, max=64, help="candidates per iteration")] = 4,
     timesteps: Annotated[int | None, typer.Option(min=1000, help="env steps per candidate")] = None,
     final_seeds: Annotated[
-        int, typer.Option(min=1, max=20, help="seeds of the final retraining")
+        int, typer.Option(min=0, max=20, help="seeds of the final retraining (0 skips it)")
     ] = 3,
     seed: Annotated[int, typer.Option()] = 0,
     model: Annotated[str | None, typer.Option(help="LLM model (REWARDFORGE_LLM_MODEL)")] = None,

@@ -280,6 +280,10 @@ def _finalize(ctx: RunContext, run: Run, card: EnvCard, metric: FitnessMetric) -
             )
             session.commit()
             return
+        if stored.final_seeds == 0:  # the user skipped the comparison with the baselines
+            set_run_status(session, run_id=run.id, status="succeeded")
+            session.commit()
+            return
         set_run_status(session, run_id=run.id, status="finalizing")
         finals = ensure_final_candidates(session, run=stored, best=best)
         pending = [c for c in finals if c.status == "pending"]

@@ -73,6 +73,7 @@ class TrainingOptions(BaseModel):
     algorithm: Literal["PPO", "SAC"] | None = Field(None, description="default: the card's")
     n_envs: int | None = Field(None, ge=1, le=64, description="parallel envs per candidate")
     eval_episodes: int = Field(5, ge=1, le=100, description="evaluation episodes per policy")
+    video: bool = Field(True, description="render a rollout video of every trained policy")
 
 
 class RunCreate(BaseModel):
@@ -108,7 +109,9 @@ class RunCreate(BaseModel):
         le=MAX_TIMESTEPS,
         description="env steps per candidate; default: the card's",
     )
-    final_seeds: int = Field(3, ge=1, le=MAX_FINAL_SEEDS, description="seeds of the final test")
+    final_seeds: int = Field(
+        3, ge=0, le=MAX_FINAL_SEEDS, description="seeds of the final test; 0 skips it"
+    )
     seed: int = Field(0, ge=0, le=2**31 - 1)
     card_spec: str | None = Field(
         None, description="not accepted over HTTP: install custom cards as entry points"
