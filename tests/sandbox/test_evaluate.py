@@ -1,0 +1,83 @@
+"""The trusted evaluator on a real trained policy: fitness, determinism, video,
+and its refusal to unpickle anything but tensors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+import torch
+
+from sandbox.spec import EVAL_FILE, POLICY_FILE, VIDEO_FILE
+from tests.sandbox.jobs import Trained, run_module
+
+
+@pytest.fixture(scope="module")
+def evaluated(trained_pendulum: Trained, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    assert trained_pendulum.returncode == 0, trained_pendulum.stderr
+    out = tmp_path_factory.mktemp("evaluated")
+    spec = replace(trained_pendulum.eval, output_dir=str(out), video=True, video_max_steps=60)
+    done = run_module("sandbox.evaluate", spec, "eval_spec.json")
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_evaluation_scores_episodes_with_the_metric(evaluated: Path) -> None:
+    report = json.loads((evaluated / EVAL_FILE).read_text())
+    assert report["metric"] == "mean_uprightness" and report["reduce"] == "mean"
+    assert report["episodes"] == 2 and report["episode_length"] == [200, 200]
+    assert report["fitness"] == pytest.approx(np.mean(report["episode_fitness"]))
+    assert all(-1.0 <= f <= 1.0 for f in report["episode_fitness"])
+    assert report["success_rate"] == np.mean([f >= 0.6 for f in report["episode_fitness"]])
+    assert report["episode_success"] == [f >= 0.6 for f in report["episode_fitness"]]
+
+
+def test_evaluation_is_deterministic(trained_pendulum: Trained, evaluated: Path, tmp_path: Path):
+    again = replace(trained_pendulum.eval, output_dir=str(tmp_path))
+    done = run_module("sandbox.evaluate", again, "eval_spec.json")
+    assert done.returncode == 0, done.stderr
+    first = json.loads((evaluated / EVAL_FILE).read_text())
+    second = json.loads((tmp_path / EVAL_FILE).read_text())
+    assert first["episode_fitness"] == second["episode_fitness"]
+    assert second["video"] is None and not (tmp_path / VIDEO_FILE).exists()
+
+
+def test_rollout_video_is_a_browser_playable_mp4(evaluated: Path) -> None:
+    report = json.loads((evaluated / EVAL_FILE).read_text())
+    assert report["video"] == VIDEO_FILE and report["video_frames"] == 60
+    reader = imageio.get_reader(evaluated / VIDEO_FILE)
+    meta = reader.get_meta_data()
+    assert meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p")
+    frame = reader.get_data(0)
+    assert frame.ndim == 3 and frame.shape[1] <= 320 and frame.shape[2] == 3
+    reader.close()
+
+
+def test_evaluator_refuses_a_policy_file_that_is_not_plain_tensors(
+    trained_pendulum: Trained, tmp_path: Path
+) -> None:
+    torch.save({"weight": torch.zeros(2), "hook": os.system}, tmp_path / POLICY_FILE)
+    spec = replace(
+        trained_pendulum.eval, output_dir=str(tmp_path), policy_path=str(tmp_path / POLICY_FILE)
+    )
+    done = run_module("sandbox.evaluate", spec, "eval_spec.json")
+    assert done.returncode != 0
+    assert "Weights only load failed" in done.stderr
+    assert not (tmp_path / EVAL_FILE).exists()
+
+
+def test_evaluator_never_loads_the_reward_code_machinery() -> None:
+    probe = (
+        "import sys, sandbox.evaluate; "
+        "print(sorted(m for m in sys.modules if m.startswith(('sandbox.reward', 'app'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
