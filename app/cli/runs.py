@@ -118,7 +118,13 @@ def _execute_here(
         if not acquire_run(
             session, run_id=run_id, worker_id=worker_id, lease_seconds=settings.lease_seconds
         ):
-            raise typer.BadParameter(f"run {run_id} is being executed by a live worker")
+            held = get_run(session, run_id=run_id)
+            owner = held.lease_owner if held is not None else "?"
+            until = held.lease_expires_at if held is not None else None
+            raise typer.BadParameter(
+                f"run {run_id} is held by {owner} until {until:%H:%M:%S} UTC; "
+                "if that process died, try again once its lease runs out"
+            )
         session.commit()
     cancel = _cancel_on_interrupt(console, run_id)
     keeper = LeaseKeeper(

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.models import Feedback, Run
+from app.db.models import Feedback, Iteration, Run
 from app.db.repository import add_event, set_run_status
 from app.evolution.progress import Progress
 
@@ -28,6 +28,16 @@ def continue_given(session: Session, *, run_id: str, iteration: int) -> bool:
     )
 
 
+def _next_started(session: Session, *, run_id: str, iteration: int) -> bool:
+    """A resumed run does not wait again for an iteration it already moved past."""
+    return (
+        session.scalars(
+            select(Iteration.id).where(Iteration.run_id == run_id, Iteration.index == iteration + 1)
+        ).first()
+        is not None
+    )
+
+
 def wait_for_feedback(
     session_factory: sessionmaker[Session],
     *,
@@ -38,7 +48,9 @@ def wait_for_feedback(
 ) -> None:
     """Block until a "continue" arrives for ``iteration``, the timeout passes, or cancel."""
     with session_factory() as session:
-        if continue_given(session, run_id=run.id, iteration=iteration):
+        if continue_given(session, run_id=run.id, iteration=iteration) or _next_started(
+            session, run_id=run.id, iteration=iteration
+        ):
             return
         set_run_status(session, run_id=run.id, status="waiting_feedback")
         add_event(

@@ -68,6 +68,10 @@ class LeaseKeeper:
         self._done.set()
         self._thread.join(timeout=5)
 
+    @property
+    def active(self) -> bool:
+        return not self._done.is_set()
+
     def should_stop(self) -> bool:
         return self.lost.is_set() or self.cancelled.is_set() or self.local_stop.is_set()
 

@@ -97,7 +97,7 @@ class Worker:
                 session.commit()
 
     def _forward_stop(self, keeper: LeaseKeeper) -> None:
-        while not keeper._done.is_set():
+        while keeper.active:
             if self.stop.wait(0.5):
                 keeper.local_stop.set()
                 return
