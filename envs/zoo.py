@@ -212,20 +212,21 @@ ZOO_DEFAULTS: dict[str, TrainingDefaults] = {
     # The zoo trains this one for 2e4 steps; 5e4 leaves room for shaped rewards
     # that explore less directly than the tuned setting expects.
     # The zoo's tuning (n_envs=1, n_steps=8, 10 epochs) updates every 8 steps and
-    # trains at ~60 steps/s; with 8 envs and 64-step rollouts a shaped reward reaches
-    # the flag within 20k steps at ~1,500 steps/s, and the env's own reward still
-    # does not, which is the contrast the env is kept in the catalog for.
+    # trains at ~60 steps/s; 8 envs with 64-step rollouts and 10 epochs of 128-sample
+    # minibatches run ~20x faster, and a shaped reward then reaches the flag within
+    # 20k steps (seeds 0 and 1 both did) while the env's own reward does not: the
+    # contrast this env is in the catalog for.
     "MountainCarContinuous-v0": _ppo(
         timesteps=2e4,
         n_envs=8,
         normalize=True,
-        batch_size=256,
+        batch_size=128,
         n_steps=64,
         gamma=0.9999,
         learning_rate=3e-4,
         ent_coef=0.00429,
         clip_range=0.2,
-        n_epochs=4,
+        n_epochs=10,
         gae_lambda=0.9,
         max_grad_norm=5.0,
         vf_coef=0.19,

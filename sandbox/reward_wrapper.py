@@ -68,6 +68,7 @@ class RewardWrapper(VecEnvWrapper):
         if reward_source == "candidate" and reward_fn is None:
             raise ValueError("reward_source 'candidate' needs reward code")
         self._extract = card.extract
+        self._metric = metric
         self._metric_step = metric.step
         self._reduce = metric.reduce
         # An episode's fitness is folded step by step, starting from the fold's
@@ -114,11 +115,22 @@ class RewardWrapper(VecEnvWrapper):
         elif self._source == "env":
             reward = env_reward
         else:
-            reward = fitness
+            reward = self._sparse_reward(fitness)
         self._accumulate(reward, env_reward, fitness)
         if done_idx.size:
             self._finish(done_idx)
         return obs, reward.astype(np.float32), dones, infos
+
+    def _sparse_reward(self, fitness: np.ndarray) -> np.ndarray:
+        """The task's own signal as a reward (the sparse baseline): a summed metric is
+        paid step by step (signed so that more reward is better); any other metric
+        pays 1 on the steps where the episode meets its success threshold."""
+        metric = self._metric
+        if metric.reduce == "sum":
+            return fitness if metric.higher_is_better else -fitness
+        if metric.higher_is_better:
+            return (fitness >= metric.success_threshold).astype(np.float64)
+        return (fitness <= metric.success_threshold).astype(np.float64)
 
     def pop_finished(self) -> FinishedEpisodes:
         """The episodes finished since the last call (and forget them)."""

@@ -78,13 +78,14 @@ def test_env_source_hands_the_policy_the_env_reward() -> None:
     assert reward.dtype == np.float32
 
 
-def test_fitness_source_hands_the_policy_the_metric() -> None:
+def test_fitness_source_pays_the_success_threshold_for_a_mean_metric() -> None:
     wrapper = _wrapper(None, reward_source="fitness")
-    rewards = [wrapper.step(action)[1] for action in _actions(EPISODE, 2)]
+    metric = get_card("Pendulum-v1").metric("mean_uprightness")
+    rewards = np.array([wrapper.step(action)[1] for action in _actions(EPISODE, 2)])
     done = wrapper.pop_finished()
-    # mean_uprightness reduces by mean: the reward is its per-step value.
-    assert np.array(done.reward) / EPISODE == pytest.approx(done.fitness, rel=1e-5)
-    assert np.all(np.abs(np.array(rewards)) <= 1.0)
+    # mean_uprightness is not a sum: the sparse reward is 1 on steps past the threshold.
+    assert set(np.unique(rewards)) <= {0.0, 1.0}
+    assert metric.reduce == "mean" and len(done.fitness) == 2
 
 
 def test_nan_mid_training_reports_the_step_and_the_state() -> None:
