@@ -20,6 +20,7 @@ from app.api.readiness import migration_head
 from app.api.router import api_router
 from app.config import Settings, get_settings
 from app.db.session import make_engine, make_session_factory
+from app.web.routes import mount_web
 
 API_PREFIX = "/api"
 DESCRIPTION = """\
@@ -91,4 +92,5 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
     app.include_router(api_router, prefix=API_PREFIX)
+    mount_web(app)  # the dashboard: pages at /, its files at /static
     return app

@@ -1,0 +1,1 @@
+"""The dashboard: server-rendered pages (routes.py, templates/) and vendored static files."""

@@ -1,0 +1,188 @@
+// The run's status, progress, cost, the waiting banner, the final evaluation
+// and the LLM usage table.
+import { fmt, h, percent, statusBadge } from "./dom.js";
+import { referenceLevels } from "./run_charts.js";
+
+const $ = (id) => document.getElementById(id);
+export const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+
+export function renderSummary(run, candidates, lastWaiting) {
+  $("run-status").replaceChildren(statusBadge(run.status));
+  const p = run.progress;
+  $("run-progress").max = p.candidates_total;
+  $("run-progress").value = p.candidates_done;
+  $("progress-text").textContent = `${p.candidates_done}/${p.candidates_total} trainings`;
+  $("iterations-text").textContent = `${p.iterations_done}/${p.iterations_total}`;
+  $("best-fitness").textContent = fmt(run.best_fitness);
+  $("baseline-fitness").textContent = fmt(referenceLevels(run, candidates).baseline);
+  $("normalized-score").textContent = fmt(run.normalized_score, 3);
+  $("tokens-text").textContent = fmt(run.cost.prompt_tokens + run.cost.completion_tokens);
+  $("cost-text").textContent = `$${run.cost.cost_usd.toFixed(4)}`;
+  $("run-error").hidden = !run.error;
+  $("run-error").textContent = run.error ? `Error: ${run.error}` : "";
+  $("cancel-run").hidden = TERMINAL.has(run.status) || run.cancel_requested;
+  $("resume-run").hidden = !["failed", "cancelled"].includes(run.status);
+  $("export-run").hidden = !run.best_candidate_id;
+  const waiting = run.status === "waiting_feedback";
+  const banner = $("feedback-banner");
+  if (waiting && banner.hidden) $("continue-run").disabled = false;
+  banner.hidden = !waiting;
+  if (waiting && lastWaiting !== null) {
+    $("banner-text").textContent =
+      `Iteration ${lastWaiting} is done and the run waits for you. ` +
+      "Compare the behaviours below, prefer one, write a note or choose a parent, then continue.";
+  }
+}
+
+const SOURCES = [
+  ["candidate", "Best evolved reward"],
+  ["env", "Env's own reward (human baseline)"],
+  ["fitness", "Fitness as reward (sparse)"],
+];
+
+/** The final test: per reward source the fitness over seeds, and the normalised score. */
+export function renderFinal(run, candidates) {
+  const finals = candidates.filter((c) => c.kind === "final");
+  const section = $("final-section");
+  section.hidden = !finals.length && !Object.keys(run.final || {}).length;
+  if (section.hidden) return;
+  const rows = SOURCES.map(([source, label]) => {
+    const summary = run.final?.[source];
+    const seeds = finals.filter((c) => c.reward_source === source);
+    const values = summary?.fitness ?? seeds.map((c) => c.fitness);
+    const done = seeds.filter((c) =>
+      ["done", "failed", "invalid", "stopped"].includes(c.status),
+    ).length;
+    const mean = summary?.mean ?? null;
+    return h(
+      "tr",
+      {},
+      h("th", { scope: "row" }, label),
+      h("td", { className: "num" }, fmt(mean)),
+      h("td", {}, values.length ? values.map((v) => fmt(v)).join(", ") : "–"),
+      h("td", { className: "num" }, percent(summary?.success_rate ?? null)),
+      h("td", { className: "num" }, `${done}/${seeds.length || run.final_seeds}`),
+    );
+  });
+  const score = run.normalized_score ?? run.final?.normalized_score ?? null;
+  $("final-body").replaceChildren(
+    h(
+      "div",
+      { className: "table-wrap" },
+      h(
+        "table",
+        { className: "final-table" },
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            ["Reward", "Mean fitness", "Fitness per seed", "Success", "Seeds done"].map((t, i) =>
+              h("th", { scope: "col", className: i === 1 || i > 2 ? "num" : "" }, t),
+            ),
+          ),
+        ),
+        h("tbody", {}, rows),
+      ),
+    ),
+    h(
+      "p",
+      { className: "score" },
+      "Human-normalised score: ",
+      h("strong", { id: "final-score" }, fmt(score, 3)),
+      score === null
+        ? h("span", { className: "sub" }, " (once every seed is done)")
+        : h(
+            "span",
+            { className: "sub" },
+            " (1 = as good as the env's own reward, 0 = as good as the sparse reward)",
+          ),
+    ),
+  );
+}
+
+export function renderUsage(usage) {
+  const t = usage.totals;
+  if (!t.calls) {
+    $("usage-body").replaceChildren(
+      h("p", { className: "empty" }, "No LLM calls yet (the offline proposer makes none)."),
+    );
+    return;
+  }
+  const stats = [
+    ["Calls", t.calls, `${t.cached_calls} from the store, ${t.failed_calls} failed`],
+    ["Prompt tokens", fmt(t.prompt_tokens)],
+    ["Completion tokens", fmt(t.completion_tokens)],
+    ["Cost", `$${t.cost_usd.toFixed(4)}`],
+    [
+      "Waiting for the LLM",
+      `${fmt(t.latency_s, 3)} s`,
+      `mean ${fmt(t.mean_latency_s, 3)} s per call`,
+    ],
+  ];
+  const calls = usage.calls.map((c) =>
+    h(
+      "tr",
+      {},
+      h("td", {}, c.iteration_index ?? "–"),
+      h("td", {}, c.model),
+      h("td", { className: "num" }, c.responses),
+      h("td", { className: "num" }, fmt(c.prompt_tokens)),
+      h("td", { className: "num" }, fmt(c.completion_tokens)),
+      h("td", { className: "num" }, `$${c.cost_usd.toFixed(4)}`),
+      h("td", { className: "num" }, `${fmt(c.latency_s, 3)} s`),
+      h(
+        "td",
+        {},
+        c.error
+          ? h("span", { className: "error-kind" }, c.error)
+          : c.cached
+            ? "from the store"
+            : "ok",
+      ),
+    ),
+  );
+  $("usage-body").replaceChildren(
+    h(
+      "dl",
+      { className: "stats" },
+      stats.map(([k, v, more]) =>
+        h(
+          "div",
+          {},
+          h("dt", {}, k),
+          h("dd", {}, v, more ? h("span", { className: "more" }, more) : ""),
+        ),
+      ),
+    ),
+    h(
+      "div",
+      { className: "table-wrap" },
+      h(
+        "table",
+        { className: "compact" },
+        h("caption", { className: "visually-hidden" }, "LLM calls"),
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            [
+              "Iteration",
+              "Model",
+              "Answers",
+              "Prompt tokens",
+              "Completion tokens",
+              "Cost",
+              "Latency",
+              "Result",
+            ].map((x, i) => h("th", { scope: "col", className: i >= 2 && i <= 6 ? "num" : "" }, x)),
+          ),
+        ),
+        h("tbody", {}, calls),
+      ),
+    ),
+  );
+}
