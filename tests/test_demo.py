@@ -9,6 +9,8 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
+
 from tests.processes import REPO, cli_env, run_cli
 
 
@@ -20,6 +22,7 @@ def demo_args() -> list[str]:
     return shlex.split(match.group(1))
 
 
+@pytest.mark.timeout(1800)
 def test_demo_evolved_reward_succeeds_beside_the_env_reward(tmp_path: Path) -> None:
     args = demo_args()
     assert "--offline" in args and "MountainCarContinuous-v0" in args
