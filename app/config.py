@@ -33,7 +33,29 @@ class Settings(BaseSettings):
     executor: Literal["local", "ray"] = "local"
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1)
     ray_address: str | None = None
+    ray_cpus_per_candidate: float = Field(1.0, description="CPUs Ray reserves per candidate")
+    ray_gpus_per_candidate: float = Field(
+        0.0, description="GPU fraction Ray reserves per candidate whose device is not cpu"
+    )
+    ray_max_retries: int = Field(
+        3, description="times a candidate is retried when its Ray worker or node dies"
+    )
+    ray_artifact_max_mb: float = Field(
+        256.0, description="cap on the files one candidate sends back from a Ray node"
+    )
     candidate_deadline_s: float = 3600.0
+    sandbox_level: Literal["auto", "bwrap", "unshare", "rlimits"] = Field(
+        "auto", description="kernel isolation of sandboxes; auto takes the strongest available"
+    )
+    sandbox_memory_mb: int = Field(
+        6144, ge=512, description="address-space cap of each sandbox process (RLIMIT_AS)"
+    )
+    sandbox_file_size_mb: int = Field(
+        2048, ge=1, description="largest file a sandbox may write (RLIMIT_FSIZE)"
+    )
+    sandbox_max_processes: int = Field(
+        512, ge=32, description="processes and threads per sandbox (pids cgroup or RLIMIT_NPROC)"
+    )
     heartbeat_timeout_s: float = 120.0
 
     api_token: str | None = Field(None, description="comma-separated accepted bearer tokens")

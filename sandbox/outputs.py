@@ -2,7 +2,8 @@
 
 Readers (the launcher, polling) must never see half a file, and strict JSON
 (Postgres JSON columns, browsers) has no NaN or Infinity, so non-finite floats
-become ``null``.
+become ``null``. Files are written to a fresh temporary name (never through a
+link someone planted) and renamed into place.
 """
 
 from __future__ import annotations
@@ -10,8 +11,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
+
+from sandbox.spec import HEARTBEAT_FILE
 
 
 def finite_or_none(value: float) -> float | None:
@@ -33,11 +38,22 @@ def write_json(path: str | Path, obj: Any) -> int:
 def write_text(path: str | Path, text: str) -> int:
     """Atomically replace ``path`` with ``text``; returns its size in bytes."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
     data = text.encode()
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # O_EXCL: no links
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
     return len(data)
+
+
+def write_heartbeat(output_dir: Path, steps: int) -> None:
+    """Tell the launcher the worker is alive and how far it got."""
+    write_json(output_dir / HEARTBEAT_FILE, {"steps": int(steps), "time": time.time()})
 
 
 def _finite(obj: Any) -> Any:

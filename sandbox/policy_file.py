@@ -14,6 +14,7 @@ policy kwargs. Keys:
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,19 @@ def save_policy_file(path: Path, model: BaseAlgorithm, venv: VecNormalize) -> No
 
 
 def load_policy_file(path: str | Path) -> dict[str, torch.Tensor]:
-    """The tensors of a policy file; refuses anything but a flat dict of tensors."""
-    data = torch.load(path, map_location="cpu", weights_only=True)
+    """The tensors of a policy file; refuses anything but a flat dict of tensors.
+
+    ``weights_only`` loading never runs code the file names: a pickle that asks
+    for any callable (``os.system``, a class of the candidate's) is refused.
+    """
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        detail = str(exc).split("WeightsUnpickler error:")[-1].split("Check the documentation")[0]
+        raise ValueError(
+            f"{path} is not a plain tensor file; refused to unpickle it (weights_only): "
+            f"{' '.join(detail.split())[:300]}"
+        ) from None
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in data.items()
     ):

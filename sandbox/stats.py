@@ -47,9 +47,9 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
-from sandbox.outputs import finite_or_none, to_json, write_json, write_text
+from sandbox.outputs import finite_or_none, to_json, write_heartbeat, write_text
 from sandbox.reward_wrapper import FinishedEpisodes, RewardWrapper
-from sandbox.spec import HEARTBEAT_FILE, STATS_FILE
+from sandbox.spec import STATS_FILE
 
 MAX_BYTES = 64 * 1024
 MAX_COMPONENTS = 32
@@ -100,11 +100,6 @@ class Pearson:
         if self.n < 2 or self.m2_x <= 0.0 or self.m2_y <= 0.0:
             return None
         return finite_or_none(self.c_xy / math.sqrt(self.m2_x * self.m2_y))
-
-
-def write_heartbeat(output_dir: Path, steps: int) -> None:
-    """Tell the launcher the worker is alive and how far it got."""
-    write_json(output_dir / HEARTBEAT_FILE, {"steps": int(steps), "time": time.time()})
 
 
 class TrainingStats(BaseCallback):

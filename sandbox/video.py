@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,11 @@ def frame_size(width: int, height: int, max_width: int = MAX_WIDTH) -> tuple[int
 
 
 class VideoWriter:
-    """Append RGB frames of any size; they are resized to one fixed, playable size."""
+    """Append RGB frames of any size; they are resized to one fixed, playable size.
+
+    The encoder writes into a fresh private directory and the finished file is
+    renamed onto ``path``, so a link planted at ``path`` is replaced, never followed.
+    """
 
     def __init__(self, path: Path, fps: float) -> None:
         self.path = path
@@ -31,12 +38,14 @@ class VideoWriter:
         self.frames = 0
         self._size: tuple[int, int] | None = None
         self._writer: Any = None
+        self._scratch: Path | None = None
 
     def append(self, frame: np.ndarray) -> None:
         if self._writer is None:
             self._size = frame_size(frame.shape[1], frame.shape[0])
+            self._scratch = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=".video-"))
             self._writer = imageio.get_writer(
-                self.path,
+                self._scratch / self.path.name,
                 format="FFMPEG",  # type: ignore[arg-type]
                 fps=self.fps,
                 codec="libx264",
@@ -55,3 +64,8 @@ class VideoWriter:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        if self._scratch is not None:
+            os.chmod(self._scratch / self.path.name, 0o644)
+            os.replace(self._scratch / self.path.name, self.path)
+            shutil.rmtree(self._scratch)
+            self._scratch = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from app.cli import catalog, db, runs, service
+from app.cli import catalog, db, doctor, runs, service
 
 app = typer.Typer(
     help="Turn a sentence into a reward function: an LLM writes reward code, "
@@ -19,6 +19,7 @@ app.command("runs")(runs.list_runs)
 app.command("export")(runs.export)
 app.command("serve")(service.serve)
 app.command("worker")(service.worker)
+app.command("doctor")(doctor.doctor)
 app.add_typer(db.app, name="db")
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import Candidate, Run
 from app.db.repository import add_event
+from app.evolution.halving import halving_plan, train_with_halving
 from app.evolution.progress import Progress
 from app.execution.executor import CandidateJob, CandidateResult, Executor
 from envs.card import EnvCard
@@ -68,7 +69,11 @@ def train_candidates(
     progress: Progress,
     should_cancel: Callable[[], bool],
 ) -> None:
-    """Train every given candidate (status pending) once, storing results as they land."""
+    """Train every given candidate (status pending) once, storing results as they land.
+
+    Search candidates go through successive halving when the run's options ask for it.
+    """
+    plan = halving_plan(run, candidates)  # before claiming: bad options fail here
     jobs = []
     with session_factory() as session:
         for candidate in candidates:
@@ -87,7 +92,22 @@ def train_candidates(
     def on_event(kind: str, data: dict[str, Any]) -> None:
         progress(f"candidate.{kind}", data)
 
-    for result in executor.run(jobs, on_event=on_event, should_cancel=should_cancel):
+    results = (
+        executor.run(jobs, on_event=on_event, should_cancel=should_cancel)
+        if plan is None
+        else train_with_halving(
+            session_factory=session_factory,
+            executor=executor,
+            run=run,
+            card=card,
+            jobs=jobs,
+            plan=plan,
+            progress=progress,
+            on_event=on_event,
+            should_cancel=should_cancel,
+        )
+    )
+    for result in results:
         with session_factory() as session:
             store_result(session, run_id=run.id, result=result)
             session.commit()

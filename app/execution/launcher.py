@@ -1,43 +1,39 @@
 """Start one sandbox process and watch it until it ends.
 
-A sandbox is ``python -I -m sandbox.train SPEC.json`` (or ``sandbox.evaluate``)
-in its output directory, with an empty environment (no database URL, no API
-keys), in a session of its own. The launcher keeps the last 64 KiB of its
-stdout and stderr, and kills the whole process tree when it passes its
-wall-clock deadline, stops advancing its heartbeat, or the caller cancels.
-Whatever the sandbox wrote is read back as size-capped, validated JSON.
-
-The isolation level in force is ``SandboxCommand.level``; kernel isolation
-(bubblewrap, unshare) wraps what :func:`build_command` returns.
+A sandbox is ``python -I -m sandbox.confine CAPS -- sandbox.train SPEC.json``
+(or ``sandbox.evaluate``) run in its output directory, with an empty
+environment (no database URL, no API keys), in a session of its own, inside
+the strongest kernel isolation this machine offers (:mod:`.isolation`) and a
+pids cgroup where one can be made (:mod:`.cgroup`); it gets SIGKILL if the
+launcher dies. The launcher keeps the last 64 KiB of its stdout and stderr,
+and kills the whole process tree when it passes its wall-clock deadline,
+stops advancing its heartbeat, or the caller cancels. Then it removes links
+and special files the sandbox planted, and reads back what it wrote as
+size-capped, validated JSON. The level in force is ``LaunchOutcome.sandbox_level``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import selectors
-import subprocess
 import sys
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from app.execution.process import (
-    OutputTail,
-    kill_tree,
-    read_json_file,
-    remove_file,
-    write_file,
-)
+from app.config import Settings, get_settings
+from app.execution import isolation
+from app.execution.process import remove_file, scrub, write_file
 from app.execution.reports import (
     EVAL_MAX_BYTES,
     RESULT_MAX_BYTES,
+    STATS_MAX_BYTES,
     Evaluation,
     TrainResult,
+    TrainStats,
     read_report,
 )
+from app.execution.supervise import LOG_TAIL_BYTES, ProcessExit, SandboxCommand, supervise
 from sandbox.spec import (
     EVAL_FILE,
     HEARTBEAT_FILE,
@@ -48,23 +44,44 @@ from sandbox.spec import (
     TrainSpec,
 )
 
-LOG_TAIL_BYTES = 64 * 1024
+__all__ = ["LOG_TAIL_BYTES", "SandboxCommand", "SandboxPolicy", "build_command", "supervise"]
+
 ERROR_TAIL_CHARS = 3000
-POLL_SECONDS = 0.5
 TRAIN_SPEC_FILE = "train_spec.json"
 EVAL_SPEC_FILE = "eval_spec.json"
 
 Status = Literal["ok", "invalid", "failed", "cancelled"]
+MiB = 1024 * 1024
+OPEN_FILES = 1024
+CPU_SLACK_S = 60  # CPU seconds beyond the wall-clock deadline before RLIMIT_CPU strikes
 
 
 @dataclass(frozen=True)
-class SandboxCommand:
-    """How to start one sandbox: argv, its whole environment, where, at what isolation."""
+class SandboxPolicy:
+    """How tightly sandboxes are held: the isolation level asked for ("auto" picks the
+    strongest available), the caps, and the paths of the service they must not see."""
 
-    argv: list[str]
-    env: dict[str, str]
-    cwd: Path
-    level: str = "process"
+    level: str = "auto"
+    memory_bytes: int = 6144 * MiB
+    file_size_bytes: int = 2048 * MiB
+    max_processes: int = 512
+    open_files: int = OPEN_FILES
+    hidden: tuple[Path, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SandboxPolicy:
+        """The policy of ``settings``; hidden: data dir, SQLite file, .env, home."""
+        hidden = [settings.data_dir, Path(".env"), Path.home()]
+        url = settings.resolved_database_url
+        if url.startswith("sqlite:///"):
+            hidden.append(Path(url.removeprefix("sqlite:///")))
+        return cls(
+            level=settings.sandbox_level,
+            memory_bytes=settings.sandbox_memory_mb * MiB,
+            file_size_bytes=settings.sandbox_file_size_mb * MiB,
+            max_processes=settings.sandbox_max_processes,
+            hidden=tuple(Path(os.path.abspath(p)) for p in hidden),
+        )
 
 
 @dataclass
@@ -73,7 +90,8 @@ class LaunchOutcome:
 
     ``error_kind`` is the worker's own ("smoke", "reward", "training", or for the
     evaluator "evaluation") or the launcher's: "deadline", "heartbeat",
-    "cancelled", "crashed" (exited without a valid result; ``error`` quotes stderr).
+    "cancelled", "crashed" (exited without a valid result; ``error`` quotes stderr),
+    "refused" (it left links, special files or oversized or malformed reports).
     ``report`` is the validated result.json / evaluation.json as a dict.
     """
 
@@ -86,137 +104,56 @@ class LaunchOutcome:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class ProcessExit:
-    """How a supervised process ended; ``reason`` is set when the launcher killed it
-    ("deadline", "heartbeat" or "cancelled"); ``stderr`` is the kept tail."""
-
-    exit_code: int | None
-    reason: str | None
-    seconds: float
-    stderr: str
-
-
-def build_command(module: str, spec_path: Path, output_dir: Path) -> SandboxCommand:
-    """The plain-process sandbox: isolated interpreter mode and an empty environment."""
+def build_command(
+    module: str,
+    spec_path: Path,
+    output_dir: Path,
+    *,
+    policy: SandboxPolicy | None = None,
+    cpu_seconds: float | None = None,
+    read_only: Iterable[Path] = (),
+    gpu: bool = False,
+) -> SandboxCommand:
+    """The sandbox for ``module``: an empty environment, the caps of ``policy`` (by
+    default the settings'), at its isolation level. ``read_only`` paths are visible
+    read-only (a checkpoint to resume, the policy file to evaluate). A ``gpu`` job
+    has no address-space cap: CUDA reserves far more address space than it uses."""
+    policy = policy or SandboxPolicy.from_settings(get_settings())
+    level = isolation.resolve(policy.level)
     env = {
-        "PATH": os.environ.get("PATH", os.defpath),
+        "PATH": os.pathsep.join(
+            [str(Path(sys.prefix) / "bin"), "/usr/local/bin", "/usr/bin", "/bin"]
+        ),
         "HOME": str(output_dir),
+        "PWD": str(output_dir),
         "MUJOCO_GL": "egl",
         "SDL_VIDEODRIVER": "dummy",
         "PYTHONHASHSEED": "0",
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
     }
-    argv = [sys.executable, "-I", "-m", module, str(spec_path)]
-    return SandboxCommand(argv=argv, env=env, cwd=output_dir, level="process")
-
-
-def supervise(
-    command: SandboxCommand,
-    *,
-    log_name: str,
-    deadline_s: float,
-    heartbeat_timeout_s: float | None = None,
-    should_cancel: Callable[[], bool] | None = None,
-    on_heartbeat: Callable[[int], None] | None = None,
-) -> ProcessExit:
-    """Run ``command`` to its end (or kill it); keep bounded logs in ``cwd``."""
-    tails = {"stdout": OutputTail(LOG_TAIL_BYTES), "stderr": OutputTail(LOG_TAIL_BYTES)}
-    beat = _Heartbeat(command.cwd / HEARTBEAT_FILE, on_heartbeat)
-    start = time.monotonic()
-    proc = subprocess.Popen(
-        command.argv,
-        cwd=command.cwd,
-        env=command.env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
+    caps = {
+        "--file-size": policy.file_size_bytes,
+        "--open-files": policy.open_files,
+        "--processes": policy.max_processes,
+    }
+    if not gpu:
+        caps["--memory"] = policy.memory_bytes
+    if cpu_seconds is not None:
+        caps["--cpu"] = int(cpu_seconds) + CPU_SLACK_S
+    inner = [sys.executable, "-I", "-m", "sandbox.confine"]
+    inner += [arg for name, value in caps.items() for arg in (name, str(value))]
+    inner += ["--", module, str(spec_path)]
+    argv = isolation.wrap(
+        level,
+        inner,
+        env,
+        output_dir,
+        read_only=read_only,
+        hidden=policy.hidden,
+        devices=isolation.gpu_devices() if gpu else (),
     )
-    selector = selectors.DefaultSelector()
-    for name, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr)):
-        assert pipe is not None
-        os.set_blocking(pipe.fileno(), False)
-        selector.register(pipe, selectors.EVENT_READ, tails[name])
-    reason = None
-    try:
-        while proc.poll() is None:
-            _pump(selector, POLL_SECONDS)
-            now = time.monotonic()
-            last_beat = beat.check(now)
-            if now - start > deadline_s:
-                reason = "deadline"
-            elif heartbeat_timeout_s is not None and now - last_beat > heartbeat_timeout_s:
-                reason = "heartbeat"
-            elif should_cancel is not None and should_cancel():
-                reason = "cancelled"
-            if reason:
-                break
-    finally:
-        kill_tree(proc.pid)  # also stops helpers a finished worker left running
-        proc.wait()
-        _drain(selector)
-    beat.check(time.monotonic())
-    for name, tail in tails.items():
-        with contextlib.suppress(OSError, ValueError):  # the sandbox may have removed its dir
-            write_file(command.cwd / f"{log_name}.{name}.log", tail.text())
-    return ProcessExit(proc.returncode, reason, time.monotonic() - start, tails["stderr"].text())
-
-
-class _Heartbeat:
-    """Tracks when the heartbeat file last changed (start counts as a beat)."""
-
-    def __init__(self, path: Path, on_beat: Callable[[int], None] | None) -> None:
-        self.path = path
-        self.on_beat = on_beat
-        self.last_change = time.monotonic()
-        self.stamp: tuple[int, int] | None = None
-
-    def check(self, now: float) -> float:
-        """Look at the file; returns the time of its last change."""
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return self.last_change
-        stamp = (st.st_mtime_ns, st.st_ino)
-        if stamp != self.stamp:
-            self.stamp, self.last_change = stamp, now
-            self._report()
-        return self.last_change
-
-    def _report(self) -> None:
-        if self.on_beat is None:
-            return
-        try:
-            steps = read_json_file(self.path, 4096).get("steps")
-        except (ValueError, AttributeError):
-            return
-        if isinstance(steps, int) and not isinstance(steps, bool):
-            self.on_beat(steps)
-
-
-def _pump(selector: selectors.BaseSelector, timeout: float) -> None:
-    for key, _ in selector.select(timeout):
-        try:
-            chunk = os.read(key.fd, 65536)
-        except BlockingIOError:
-            continue
-        if chunk:
-            key.data.feed(chunk)
-        else:
-            selector.unregister(key.fileobj)
-
-
-def _drain(selector: selectors.BaseSelector) -> None:
-    """Read what is left; a killed tree closes its pipes, an escaped process may not."""
-    give_up = time.monotonic() + 1.0
-    while selector.get_map() and time.monotonic() < give_up:
-        _pump(selector, 0.1)
-    for key in list(selector.get_map().values()):
-        selector.unregister(key.fileobj)
-        key.fileobj.close()  # type: ignore[union-attr]
-    selector.close()
+    return SandboxCommand(argv, env, output_dir, level, policy.max_processes)
 
 
 def _killed(end: ProcessExit, level: str) -> LaunchOutcome:
@@ -238,6 +175,37 @@ def _crashed(end: ProcessExit, level: str, problem: str) -> LaunchOutcome:
     return LaunchOutcome("failed", error, "crashed", end.exit_code, end.seconds, level)
 
 
+def _on_gpu(device: str) -> bool:
+    return device != "cpu" and bool(isolation.gpu_devices())
+
+
+def _refused(end: ProcessExit, level: str, problem: str) -> LaunchOutcome:
+    return LaunchOutcome("failed", problem, "refused", end.exit_code, end.seconds, level)
+
+
+def _planted(out: Path) -> str | None:
+    """Clean the output directory of what a sandbox may have planted; what was wrong."""
+    try:
+        removed = scrub(out)
+    except (OSError, ValueError) as exc:
+        return f"output refused: {exc}"
+    if removed:
+        names = ", ".join(sorted(removed)[:10])
+        return f"output refused: the sandbox planted links or special files (removed): {names}"
+    return None
+
+
+def _stats_problem(out: Path) -> str | None:
+    """Why stats.json, if there is one, cannot be used (an honest worker keeps it small)."""
+    if not os.path.lexists(out / STATS_FILE):
+        return None
+    try:
+        read_report(out / STATS_FILE, TrainStats, STATS_MAX_BYTES)
+    except ValueError as exc:
+        return f"statistics refused: {exc}"
+    return None
+
+
 def launch_training(
     spec: TrainSpec,
     *,
@@ -245,14 +213,27 @@ def launch_training(
     heartbeat_timeout_s: float | None,
     should_cancel: Callable[[], bool] | None = None,
     on_heartbeat: Callable[[int], None] | None = None,
+    policy: SandboxPolicy | None = None,
 ) -> LaunchOutcome:
-    """Train one candidate in a sandbox; ``report`` is the validated result.json."""
+    """Train one candidate in a sandbox; ``report`` is the validated result.json.
+
+    ``policy`` defaults to the settings' (:meth:`SandboxPolicy.from_settings`).
+    """
     out = Path(spec.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     for stale in (RESULT_FILE, HEARTBEAT_FILE, STATS_FILE):
         remove_file(out / stale)
     write_file(out / TRAIN_SPEC_FILE, spec.to_json())
-    command = build_command("sandbox.train", out / TRAIN_SPEC_FILE, out)
+    resume = [Path(spec.resume_from)] if spec.resume_from else []
+    command = build_command(
+        "sandbox.train",
+        out / TRAIN_SPEC_FILE,
+        out,
+        policy=policy,
+        cpu_seconds=deadline_s,
+        read_only=resume,
+        gpu=_on_gpu(spec.device),
+    )
     end = supervise(
         command,
         log_name="train",
@@ -261,12 +242,18 @@ def launch_training(
         should_cancel=should_cancel,
         on_heartbeat=on_heartbeat,
     )
+    planted = _planted(out)
     if end.reason:
         return _killed(end, command.level)
+    if planted:
+        return _refused(end, command.level, planted)
     try:
         result = read_report(out / RESULT_FILE, TrainResult, RESULT_MAX_BYTES)
     except ValueError as exc:
         return _crashed(end, command.level, f"training ended without a result: {exc}")
+    problem = _stats_problem(out)
+    if result.status == "ok" and problem:
+        return _refused(end, command.level, problem)
     return LaunchOutcome(
         result.status,
         result.error,
@@ -283,21 +270,40 @@ def launch_evaluation(
     *,
     deadline_s: float,
     should_cancel: Callable[[], bool] | None = None,
+    policy: SandboxPolicy | None = None,
 ) -> LaunchOutcome:
-    """Evaluate a policy file with the trusted evaluator; ``report`` is evaluation.json."""
+    """Evaluate a policy file with the trusted evaluator; ``report`` is evaluation.json.
+
+    The evaluator runs at the same isolation as training, with the policy file
+    read-only; links a training sandbox planted are removed before it starts.
+    """
     out = Path(spec.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     for stale in (EVAL_FILE, VIDEO_FILE):
         remove_file(out / stale)
+    planted = _planted(out)
     write_file(out / EVAL_SPEC_FILE, spec.to_json())
-    command = build_command("sandbox.evaluate", out / EVAL_SPEC_FILE, out)
+    command = build_command(
+        "sandbox.evaluate",
+        out / EVAL_SPEC_FILE,
+        out,
+        policy=policy,
+        cpu_seconds=deadline_s,
+        read_only=[Path(spec.policy_path)],
+        gpu=_on_gpu(spec.device),
+    )
+    if planted:
+        return LaunchOutcome("failed", planted, "refused", None, 0.0, command.level)
     end = supervise(
         command, log_name="evaluate", deadline_s=deadline_s, should_cancel=should_cancel
     )
+    planted = _planted(out)
     if end.reason:
         return _killed(end, command.level)
     if end.exit_code != 0:
         return _crashed(end, command.level, "evaluation failed")
+    if planted:
+        return _refused(end, command.level, planted)
     try:
         evaluation = read_report(out / EVAL_FILE, Evaluation, EVAL_MAX_BYTES)
     except ValueError as exc:

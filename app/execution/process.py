@@ -1,11 +1,12 @@
 """Process plumbing for sandboxes: bounded output capture, killing whole trees,
-and reading or writing files inside a directory the sandbox controls."""
+and reading, writing or cleaning files inside a directory the sandbox controls."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import shutil
 import signal
 import stat
 from pathlib import Path
@@ -70,8 +71,9 @@ def kill_tree(pid: int) -> None:
 
 
 def _open_regular(path: Path, flags: int) -> int:
-    """Open without following a symlink the sandbox may have planted there."""
-    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC)
+    """Open without following a symlink the sandbox may have planted there (and
+    without blocking on a FIFO planted in place of a file)."""
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise OSError(f"{path} is not a regular file")
@@ -111,6 +113,36 @@ def write_file(path: Path, text: str) -> None:
 
 
 def remove_file(path: Path) -> None:
-    """Remove a stale output file (or link), if there is one."""
-    with contextlib.suppress(FileNotFoundError):
+    """Remove a stale output file, or whatever the sandbox put in its place (a link,
+    a directory), if there is one."""
+    try:
         os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except IsADirectoryError:
+        shutil.rmtree(path)  # rmtree never follows a link out of the directory
+
+
+def scrub(directory: Path, max_entries: int = 10_000) -> list[str]:
+    """Remove what a sandbox may have planted in its directory to point the service
+    (or a later sandbox) elsewhere: symbolic links, FIFOs, sockets, devices, and
+    files hard-linked from outside. Returns their paths, relative to ``directory``.
+
+    Raises ValueError when the directory holds more than ``max_entries`` entries.
+    """
+    removed: list[str] = []
+    seen = 0
+    stack = [directory]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                seen += 1
+                if seen > max_entries:
+                    raise ValueError(f"the sandbox left more than {max_entries} files")
+                st = entry.stat(follow_symlinks=False)
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(Path(entry.path))
+                elif not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+                    os.unlink(entry.path)
+                    removed.append(os.path.relpath(entry.path, directory))
+    return removed

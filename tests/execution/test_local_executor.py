@@ -7,6 +7,7 @@ from pathlib import Path
 
 from app.config import Settings
 from app.execution.executor import CandidateJob, make_executor
+from app.execution.isolation import strongest
 from app.execution.local import LocalExecutor
 from tests.sandbox.jobs import pendulum_job
 
@@ -26,7 +27,7 @@ def test_two_jobs_run_in_parallel_and_both_yield(tmp_path: Path) -> None:
     for result in results:
         assert result.status == "done", result.error
         assert result.env_steps == 1024 and result.train_seconds > 0
-        assert result.sandbox_level == "process"
+        assert result.sandbox_level == strongest()
         assert result.stats["component_names"] == ["upright", "spin", "effort"]
         assert result.evaluation["episodes"] == 1
         assert result.fitness == result.evaluation["fitness"]

@@ -1,0 +1,378 @@
+"""Successive halving within an iteration: most candidates are visibly bad early.
+
+Every candidate trains the first fraction of the budget (a rung), the trusted
+evaluator scores it, the lower-scoring part stops (status ``stopped``, keeping
+its statistics, evaluation and fitness, which still feed reflection) and the
+rest continue from their checkpoints to the next rung: no retraining from
+scratch. The last rung is the full budget.
+
+Run options: ``halving`` (true, false, or null: on when samples >= 4),
+``halving_rungs`` (budget fractions, increasing, ending at 1.0; default
+0.25, 0.5, 1.0) and ``halving_keep`` (the fraction kept at each cut; 0.5).
+
+Progress lives on the candidate rows, so a killed worker resumes mid-halving:
+after a rung, a candidate's row holds that rung's statistics, evaluation,
+fitness and env steps, with ``evaluation["halving"] = {"rung", "rungs",
+"budget", "kept"}`` (``kept``: it passed the cut after that rung), and its
+checkpoint stays in ``<output_dir>/halving/rung-<r>`` until the next rung lands.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db.models import Candidate, Run
+from app.db.repository import add_event
+from app.evolution.progress import Progress
+from app.execution.executor import CandidateJob, CandidateResult, EventCallback, Executor
+from envs.card import EnvCard
+from sandbox.spec import CHECKPOINT_DIR
+
+DEFAULT_RUNGS = (0.25, 0.5, 1.0)
+DEFAULT_KEEP = 0.5
+MIN_SAMPLES = 4  # "halving": null turns it on from this many samples per iteration
+RUNGS_DIR = "halving"
+
+
+@dataclass(frozen=True)
+class HalvingPlan:
+    """Env steps at the end of each rung (increasing; the last is the full budget)."""
+
+    budgets: tuple[int, ...]
+    keep: float
+
+
+def parse_halving(
+    options: Mapping[str, Any], *, samples: int, timesteps: int
+) -> HalvingPlan | None:
+    """The plan the run options ask for, or None when halving is off.
+
+    Raises ValueError naming the bad option, whether or not halving is on.
+    """
+    enabled = options.get("halving")
+    if enabled not in (True, False, None):
+        raise ValueError(f"run option halving must be true, false or null, got {enabled!r}")
+    fractions = options.get("halving_rungs")
+    fractions = list(DEFAULT_RUNGS) if fractions is None else fractions
+    if (
+        not isinstance(fractions, list | tuple)
+        or not fractions
+        or not all(_is_number(f) and 0 < f <= 1 for f in fractions)
+        or list(fractions) != sorted(set(fractions))
+        or fractions[-1] != 1
+    ):
+        raise ValueError(
+            "run option halving_rungs must be increasing budget fractions in (0, 1] ending "
+            f"at 1.0, e.g. [0.25, 0.5, 1.0]; got {fractions!r}"
+        )
+    keep = options.get("halving_keep")
+    keep = DEFAULT_KEEP if keep is None else keep
+    if not _is_number(keep) or not 0 < keep < 1:
+        raise ValueError(f"run option halving_keep must be a fraction in (0, 1), got {keep!r}")
+    if not (samples >= MIN_SAMPLES if enabled is None else enabled):
+        return None
+    budgets = sorted({max(1, math.ceil(f * timesteps)) for f in fractions})
+    return HalvingPlan(tuple(budgets), float(keep)) if len(budgets) > 1 else None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def halving_plan(run: Run, candidates: Sequence[Candidate]) -> HalvingPlan | None:
+    """The plan for training ``candidates`` of ``run``; search candidates only."""
+    if not candidates or any(c.kind != "search" for c in candidates):
+        return None
+    return parse_halving(run.options or {}, samples=run.samples, timesteps=run.timesteps)
+
+
+@dataclass
+class _Entry:
+    """One candidate in the race: the last rung it finished, and that rung's result."""
+
+    job: CandidateJob
+    rung: int = -1
+    kept: bool = False
+    last: CandidateResult | None = None
+
+    @property
+    def out(self) -> Path:
+        return Path(self.job.train.output_dir)
+
+
+def train_with_halving(
+    *,
+    session_factory: sessionmaker[Session],
+    executor: Executor,
+    run: Run,
+    card: EnvCard,
+    jobs: Sequence[CandidateJob],
+    plan: HalvingPlan,
+    progress: Progress,
+    on_event: EventCallback,
+    should_cancel: Callable[[], bool],
+) -> Iterator[CandidateResult]:
+    """Train ``jobs`` rung by rung, yielding one final result per job as an executor would.
+
+    A result is done (full budget), stopped, invalid, failed or cancelled; a
+    cancelled one carries the candidate's last finished rung, so storing it
+    loses no progress.
+    """
+    sign = 1.0 if card.metric(run.fitness_metric).higher_is_better else -1.0
+    race, iteration = _load(session_factory, jobs, plan)
+    report = _Reporter(session_factory, run.id, iteration, plan, progress)
+    for rung, budget in enumerate(plan.budgets):
+        final = rung == len(plan.budgets) - 1
+        todo = {e.job.key: e for e in race if e.rung < rung}
+        entered = len([e for e in race if e.rung <= rung])
+        report.rung_started(rung, list(todo))
+        cancelled = False
+        jobs_now = [_rung_job(e, budget) for e in todo.values()]
+        for result in _run(executor, jobs_now, on_event, should_cancel):
+            entry = todo[result.key]
+            if result.status == "cancelled":
+                cancelled = True
+                continue
+            if result.status == "done" and not final:
+                result = _keep_checkpoint(entry, result, rung)
+                if result.status == "done":
+                    entry.rung, entry.kept, entry.last = rung, False, result
+                    report.rung_done(entry)
+                    _drop_rungs(entry, below=rung)
+                    continue
+            race.remove(entry)
+            _drop_rungs(entry)
+            yield _tagged(result, rung, plan, kept=final and result.status == "done")
+        if cancelled or should_cancel():
+            yield from (_cancelled(e) for e in race)
+            return
+        if not final:
+            for entry in _cut(race, rung, entered, plan.keep, sign, report):
+                race.remove(entry)
+                _drop_rungs(entry)
+                yield _stopped(entry, rung, plan)
+
+
+def _run(
+    executor: Executor,
+    jobs: list[CandidateJob],
+    on_event: EventCallback,
+    should_cancel: Callable[[], bool],
+) -> Iterator[CandidateResult]:
+    """The executor's results (no call for no jobs); closing this closes the executor's run."""
+    if jobs:
+        yield from executor.run(jobs, on_event=on_event, should_cancel=should_cancel)
+
+
+def _load(
+    session_factory: sessionmaker[Session], jobs: Sequence[CandidateJob], plan: HalvingPlan
+) -> tuple[list[_Entry], int | None]:
+    """The race as the rows left it (a rung counts only if its checkpoint is still
+    there), and the candidates' iteration."""
+    race, iteration = [], None
+    with session_factory() as session:
+        for job in jobs:
+            entry = _Entry(job)
+            row = session.get(Candidate, job.key)
+            if row is None:
+                raise KeyError(f"no candidate with id {job.key!r}")
+            iteration = row.iteration_index
+            info = (row.evaluation or {}).get("halving")
+            info = info if isinstance(info, dict) else {}
+            rung = info.get("rung")
+            if (
+                isinstance(rung, int)
+                and 0 <= rung < len(plan.budgets) - 1
+                and row.fitness is not None
+                and _rung_dir(entry.out, rung).is_dir()
+            ):
+                entry.rung, entry.kept, entry.last = rung, bool(info.get("kept")), _result_of(row)
+            race.append(entry)
+    return race, iteration
+
+
+def _result_of(row: Candidate) -> CandidateResult:
+    return CandidateResult(
+        row.id,
+        "done",
+        stats=dict(row.stats or {}),
+        evaluation=dict(row.evaluation or {}),
+        fitness=row.fitness,
+        success_rate=row.success_rate,
+        env_steps=row.env_steps or 0,
+        train_seconds=row.train_seconds,
+        sandbox_level=row.sandbox_level,
+        artifact_dir=row.artifact_dir,
+    )
+
+
+def _rung_job(entry: _Entry, budget: int) -> CandidateJob:
+    resume = str(_rung_dir(entry.out, entry.rung)) if entry.rung >= 0 else None
+    return replace(entry.job, train=replace(entry.job.train, timesteps=budget, resume_from=resume))
+
+
+def _cut(
+    race: list[_Entry], rung: int, entered: int, keep: float, sign: float, report: _Reporter
+) -> list[_Entry]:
+    """The losers at ``rung``; the survivors' rows are marked first, in one transaction."""
+    contenders = [e for e in race if e.rung == rung]
+    if any(e.kept for e in contenders) or any(e.rung > rung for e in race):
+        return [e for e in contenders if not e.kept]  # cut made before a restart
+    ranked = sorted(contenders, key=lambda e: -sign * _fitness(e))
+    survivors = ranked[: max(1, math.ceil(entered * keep))]
+    for entry in survivors:
+        entry.kept = True
+    losers = [e for e in contenders if not e.kept]
+    report.cut(rung, survivors, losers)
+    return losers
+
+
+def _fitness(entry: _Entry) -> float:
+    assert entry.last is not None and entry.last.fitness is not None
+    return float(entry.last.fitness)
+
+
+def _halving_info(rung: int, plan: HalvingPlan, kept: bool) -> dict[str, Any]:
+    return {"rung": rung, "rungs": len(plan.budgets), "budget": plan.budgets[rung], "kept": kept}
+
+
+def _tagged(result: CandidateResult, rung: int, plan: HalvingPlan, kept: bool) -> CandidateResult:
+    if result.evaluation:
+        result.evaluation = {**result.evaluation, "halving": _halving_info(rung, plan, kept)}
+    return result
+
+
+def _stopped(entry: _Entry, rung: int, plan: HalvingPlan) -> CandidateResult:
+    assert entry.last is not None
+    done, total = plan.budgets[rung], plan.budgets[-1]
+    return replace(
+        _tagged(replace(entry.last), rung, plan, kept=False),
+        status="stopped",
+        error_kind="halving",
+        error=f"stopped by successive halving after {done} of {total} env steps: "
+        f"its fitness {entry.last.fitness:.4g} ranked below the candidates kept",
+    )
+
+
+def _cancelled(entry: _Entry) -> CandidateResult:
+    if entry.last is None:
+        return CandidateResult(entry.job.key, "cancelled", "cancelled", "cancelled")
+    return replace(entry.last, status="cancelled", error="cancelled", error_kind="cancelled")
+
+
+def _rung_dir(out: Path, rung: int) -> Path:
+    return out / RUNGS_DIR / f"rung-{rung}"
+
+
+def _keep_checkpoint(entry: _Entry, result: CandidateResult, rung: int) -> CandidateResult:
+    """Move the fresh checkpoint where the next rung resumes from (before the row says
+    it may); without one the candidate cannot go on, and fails."""
+    target = _rung_dir(entry.out, rung)
+    shutil.rmtree(target, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        (entry.out / CHECKPOINT_DIR).rename(target)
+    except OSError as exc:
+        error = f"training left no checkpoint to continue from: {exc}"
+        return replace(result, status="failed", error=error, error_kind="training")
+    return result
+
+
+def _drop_rungs(entry: _Entry, below: int | None = None) -> None:
+    """Remove the rung checkpoints no longer needed (all of them when ``below`` is None)."""
+    if below is None:
+        shutil.rmtree(entry.out / RUNGS_DIR, ignore_errors=True)
+        return
+    for rung in range(below):
+        shutil.rmtree(_rung_dir(entry.out, rung), ignore_errors=True)
+
+
+class _Reporter:
+    """Writes rung progress to the rows and events, and tells the live progress sink."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        run_id: str,
+        iteration: int | None,
+        plan: HalvingPlan,
+        progress: Progress,
+    ) -> None:
+        self.session_factory = session_factory
+        self.run_id = run_id
+        self.iteration = iteration
+        self.plan = plan
+        self.progress = progress
+
+    def _event(self, kind: str, data: dict[str, Any]) -> None:
+        with self.session_factory() as session:
+            add_event(session, run_id=self.run_id, kind=kind, data=data)
+            session.commit()
+        self.progress(kind, data)
+
+    def rung_started(self, rung: int, keys: list[str]) -> None:
+        data = {
+            "iteration": self.iteration,
+            "rung": rung,
+            "rungs": len(self.plan.budgets),
+            "budget": self.plan.budgets[rung],
+            "candidates": keys,
+        }
+        self._event("halving.rung", data)
+
+    def rung_done(self, entry: _Entry) -> None:
+        """Store the rung's result on the row (status stays training)."""
+        result = entry.last
+        assert result is not None
+        result.evaluation = {
+            **result.evaluation,
+            "halving": _halving_info(entry.rung, self.plan, kept=False),
+        }
+        with self.session_factory() as session:
+            row = session.get(Candidate, entry.job.key)
+            assert row is not None
+            row.stats = result.stats or {}
+            row.evaluation = result.evaluation
+            row.fitness = result.fitness
+            row.success_rate = result.success_rate
+            row.env_steps = result.env_steps or 0
+            row.train_seconds = result.train_seconds
+            row.sandbox_level = result.sandbox_level
+            row.artifact_dir = result.artifact_dir
+            data = {
+                "id": row.id,
+                "rung": entry.rung,
+                "fitness": result.fitness,
+                "env_steps": row.env_steps,
+            }
+            add_event(session, run_id=self.run_id, kind="candidate.rung", data=data)
+            session.commit()
+        self.progress("candidate.rung", data)
+
+    def cut(self, rung: int, survivors: list[_Entry], losers: list[_Entry]) -> None:
+        """Mark the survivors kept, in one transaction with the event that names both sides."""
+        with self.session_factory() as session:
+            for entry in survivors:
+                row = session.get(Candidate, entry.job.key)
+                assert row is not None
+                row.evaluation = {
+                    **(row.evaluation or {}),
+                    "halving": _halving_info(rung, self.plan, kept=True),
+                }
+            data = {
+                "iteration": self.iteration,
+                "rung": rung,
+                "budget": self.plan.budgets[rung],
+                "kept": {e.job.key: _fitness(e) for e in survivors},
+                "stopped": {e.job.key: _fitness(e) for e in losers},
+            }
+            add_event(session, run_id=self.run_id, kind="halving.cut", data=data)
+            session.commit()
+        self.progress("halving.cut", data)

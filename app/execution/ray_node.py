@@ -1,0 +1,123 @@
+"""What one Ray task does on its node: run a candidate in a scratch directory and
+send its files back.
+
+Each attempt gets a fresh scratch directory under the node's temp dir, so a
+retried attempt never shares files with the one before it. A worker killed
+mid-candidate cannot kill its sandbox (SIGKILL runs no cleanup), so an attempt
+first kills the sandboxes an earlier attempt of the same candidate left running
+on this node. The sandboxes themselves are started by the same launcher as
+everywhere else, through :func:`app.execution.candidate.run_candidate`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from app.execution.bundle import Bundle, list_files, pack, unpack
+from app.execution.candidate import run_candidate
+from app.execution.executor import CandidateJob, CandidateResult, EventCallback
+from app.execution.process import kill_tree
+from sandbox.spec import CHECKPOINT_DIR, EVAL_FILE, POLICY_FILE, RESULT_FILE, STATS_FILE, VIDEO_FILE
+
+SCRATCH_ROOT = Path(tempfile.gettempdir()) / "rewardforge-ray"
+RESUME_DIR = "resume"
+# Sent back in this order, so the budget goes to what matters most.
+FIRST_FILES = (RESULT_FILE, STATS_FILE, EVAL_FILE, POLICY_FILE)
+
+
+@dataclass
+class NodeOutcome:
+    """A task's answer: the result (paths on the node), its files, what did not fit."""
+
+    result: CandidateResult
+    files: Bundle = field(default_factory=dict)
+    left_out: list[str] = field(default_factory=list)
+    node: str = ""
+
+
+def run_on_node(
+    job: CandidateJob,
+    resume_files: Bundle | None,
+    *,
+    deadline_s: float,
+    heartbeat_timeout_s: float | None,
+    max_bytes: int,
+    emit: EventCallback,
+    should_cancel: Callable[[], bool] = lambda: False,
+) -> NodeOutcome:
+    """Train and evaluate ``job`` here; ``resume_files`` is its ``resume_from`` checkpoint."""
+    scratch = new_attempt_dir(job.key)
+    try:
+        local = relocate(job, scratch, resume_files)
+        result = run_candidate(
+            local,
+            deadline_s=deadline_s,
+            heartbeat_timeout_s=heartbeat_timeout_s,
+            should_cancel=should_cancel,
+            emit=emit,
+        )
+        files, left_out = pack(scratch, artifact_names(scratch), max_bytes)
+        return NodeOutcome(result, files, left_out, socket.gethostname())
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        with contextlib.suppress(OSError):  # a newer attempt may have started beside it
+            scratch.parent.rmdir()
+
+
+def new_attempt_dir(key: str) -> Path:
+    """A fresh directory for this attempt; earlier attempts' sandboxes and files go."""
+    candidate_dir = SCRATCH_ROOT / key
+    for pid in processes_working_in(candidate_dir):
+        kill_tree(pid)
+    shutil.rmtree(candidate_dir, ignore_errors=True)
+    scratch = candidate_dir / uuid.uuid4().hex[:12]
+    scratch.mkdir(parents=True)
+    return scratch
+
+
+def processes_working_in(directory: Path) -> list[int]:
+    """Pids of this user's processes whose working directory is inside ``directory``."""
+    found = []
+    prefix = str(directory) + os.sep
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:  # gone, or another user's
+            continue
+        if cwd.startswith(prefix):
+            found.append(int(entry))
+    return found
+
+
+def relocate(job: CandidateJob, scratch: Path, resume_files: Bundle | None) -> CandidateJob:
+    """``job`` with every path moved into ``scratch`` (and its checkpoint written there)."""
+    resume_from = None
+    if resume_files is not None:
+        unpack(resume_files, scratch / RESUME_DIR)
+        resume_from = str(scratch / RESUME_DIR)
+    train = replace(job.train, output_dir=str(scratch), resume_from=resume_from)
+    evaluation = None
+    if job.eval is not None:
+        evaluation = replace(
+            job.eval, output_dir=str(scratch), policy_path=str(scratch / POLICY_FILE)
+        )
+    return replace(job, train=train, eval=evaluation)
+
+
+def artifact_names(scratch: Path) -> list[str]:
+    """What to send back: results and weights, logs, the checkpoint, then the video."""
+    top = list_files(scratch)
+    logs = [name for name in top if name.endswith(".log")]
+    checkpoint = [f"{CHECKPOINT_DIR}/{name}" for name in list_files(scratch / CHECKPOINT_DIR)]
+    video = [VIDEO_FILE] if VIDEO_FILE in top else []
+    return [name for name in FIRST_FILES if name in top] + logs + checkpoint + video

@@ -1,0 +1,187 @@
+"""Watch one sandbox process from start to end.
+
+The process starts in a session of its own, in a pids cgroup where one can be
+made, and with SIGKILL due on the death of the thread that started it (so a
+killed service leaves nothing running). Its stdout and stderr are kept to
+their last ``LOG_TAIL_BYTES``. It is killed, with its whole tree, when it
+passes its wall-clock deadline, stops advancing its heartbeat file, or the
+caller cancels; and also when it ends by itself, to stop helpers it left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import selectors
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.execution.cgroup import PidsCgroup
+from app.execution.process import OutputTail, kill_tree, read_json_file, write_file
+from sandbox.spec import HEARTBEAT_FILE
+
+LOG_TAIL_BYTES = 64 * 1024
+POLL_SECONDS = 0.5
+PR_SET_PDEATHSIG = 1
+_prctl = getattr(ctypes.CDLL(None), "prctl", None)
+
+
+@dataclass(frozen=True)
+class SandboxCommand:
+    """How to start one sandbox: argv, its whole environment, where, at what isolation,
+    and the cap on its processes (a pids cgroup, where one can be made)."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+    level: str = "rlimits"
+    max_processes: int | None = None
+
+
+@dataclass
+class ProcessExit:
+    """How a supervised process ended; ``reason`` is set when the launcher killed it
+    ("deadline", "heartbeat" or "cancelled"); ``stderr`` is the kept tail."""
+
+    exit_code: int | None
+    reason: str | None
+    seconds: float
+    stderr: str
+
+
+def supervise(
+    command: SandboxCommand,
+    *,
+    log_name: str,
+    deadline_s: float,
+    heartbeat_timeout_s: float | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+    on_heartbeat: Callable[[int], None] | None = None,
+) -> ProcessExit:
+    """Run ``command`` to its end (or kill it); keep bounded logs in ``cwd``."""
+    tails = {"stdout": OutputTail(LOG_TAIL_BYTES), "stderr": OutputTail(LOG_TAIL_BYTES)}
+    beat = _Heartbeat(command.cwd / HEARTBEAT_FILE, on_heartbeat)
+    cgroup = PidsCgroup.create(command.max_processes) if command.max_processes else None
+    start = time.monotonic()
+    proc = _start(command, cgroup)
+    selector = selectors.DefaultSelector()
+    for name, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+        assert pipe is not None
+        os.set_blocking(pipe.fileno(), False)
+        selector.register(pipe, selectors.EVENT_READ, tails[name])
+    reason = None
+    try:
+        while proc.poll() is None and reason is None:
+            _pump(selector, POLL_SECONDS)
+            now = time.monotonic()
+            last_beat = beat.check(now)
+            if now - start > deadline_s:
+                reason = "deadline"
+            elif heartbeat_timeout_s is not None and now - last_beat > heartbeat_timeout_s:
+                reason = "heartbeat"
+            elif should_cancel is not None and should_cancel():
+                reason = "cancelled"
+    finally:
+        kill_tree(proc.pid)  # also stops helpers a finished worker left running
+        if cgroup is not None:
+            cgroup.kill()  # and any that slipped out of the tree
+        proc.wait()
+        _drain(selector)
+        if cgroup is not None:
+            cgroup.remove()
+    beat.check(time.monotonic())
+    for name, tail in tails.items():
+        with contextlib.suppress(OSError, ValueError):  # the sandbox may have removed its dir
+            write_file(command.cwd / f"{log_name}.{name}.log", tail.text())
+    return ProcessExit(proc.returncode, reason, time.monotonic() - start, tails["stderr"].text())
+
+
+def _start(command: SandboxCommand, cgroup: PidsCgroup | None) -> subprocess.Popen[bytes]:
+    join_fd = cgroup.join_fd() if cgroup is not None else None
+    try:
+        return subprocess.Popen(
+            command.argv,
+            cwd=command.cwd,
+            env=command.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=_in_child(join_fd),
+        )
+    finally:
+        if join_fd is not None:
+            os.close(join_fd)
+
+
+def _in_child(join_fd: int | None) -> Callable[[], None]:
+    """What the forked child does before exec: join the cgroup, die with its parent.
+    Kept to two system calls (the parent has other threads)."""
+
+    def setup() -> None:
+        if join_fd is not None:
+            os.write(join_fd, b"0")
+        if _prctl is not None:
+            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+    return setup
+
+
+class _Heartbeat:
+    """Tracks when the heartbeat file last changed (start counts as a beat)."""
+
+    def __init__(self, path: Path, on_beat: Callable[[int], None] | None) -> None:
+        self.path = path
+        self.on_beat = on_beat
+        self.last_change = time.monotonic()
+        self.stamp: tuple[int, int] | None = None
+
+    def check(self, now: float) -> float:
+        """Look at the file (never through a link); returns the time of its last change."""
+        try:
+            st = os.lstat(self.path)
+        except OSError:
+            return self.last_change
+        stamp = (st.st_mtime_ns, st.st_ino)
+        if stamp != self.stamp:
+            self.stamp, self.last_change = stamp, now
+            self._report()
+        return self.last_change
+
+    def _report(self) -> None:
+        if self.on_beat is None:
+            return
+        try:
+            steps = read_json_file(self.path, 4096).get("steps")
+        except (ValueError, AttributeError):
+            return
+        if isinstance(steps, int) and not isinstance(steps, bool):
+            self.on_beat(steps)
+
+
+def _pump(selector: selectors.BaseSelector, timeout: float) -> None:
+    for key, _ in selector.select(timeout):
+        try:
+            chunk = os.read(key.fd, 65536)
+        except BlockingIOError:
+            continue
+        if chunk:
+            key.data.feed(chunk)
+        else:
+            selector.unregister(key.fileobj)
+
+
+def _drain(selector: selectors.BaseSelector) -> None:
+    """Read what is left; a killed tree closes its pipes, an escaped process may not."""
+    give_up = time.monotonic() + 1.0
+    while selector.get_map() and time.monotonic() < give_up:
+        _pump(selector, 0.1)
+    for key in list(selector.get_map().values()):
+        selector.unregister(key.fileobj)
+        key.fileobj.close()  # type: ignore[union-attr]
+    selector.close()
