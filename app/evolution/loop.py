@@ -201,11 +201,10 @@ def _propose(
 
 def _dedupe(pending: list[Candidate], session: Session, run_id: str) -> list[Candidate]:
     """Identical code (after normalisation) is trained once per run."""
-    trained = {
-        c.code_hash: c
-        for c in search_candidates(session, run_id)
-        if c.status == "done" and c.code_hash
-    }
+    trained: dict[str, Candidate] = {}
+    for c in search_candidates(session, run_id):  # originals only, the earliest first
+        if c.status in ("done", "stopped") and c.code_hash and c.duplicate_of is None:
+            trained.setdefault(c.code_hash, c)
     to_train: dict[str, Candidate] = {}
     for candidate in pending:
         twin = trained.get(candidate.code_hash or "") or to_train.get(candidate.code_hash or "")
@@ -213,7 +212,7 @@ def _dedupe(pending: list[Candidate], session: Session, run_id: str) -> list[Can
             to_train[candidate.code_hash or candidate.id] = candidate
             continue
         candidate.duplicate_of = twin.id
-        if twin.status == "done":
+        if twin.status in ("done", "stopped"):
             _copy_result(candidate, twin)
     return list(to_train.values())
 
@@ -230,14 +229,14 @@ def _copy_result(candidate: Candidate, twin: Candidate) -> None:
         "artifact_dir",
     ):
         setattr(candidate, name, getattr(twin, name))
-    candidate.status = "done"
+    candidate.status = twin.status
 
 
 def _close_iteration(session: Session, run: Run, metric: FitnessMetric, index: int) -> None:
     rows = [c for c in search_candidates(session, run.id) if c.iteration_index == index]
     for row in rows:  # twins of candidates trained in this same iteration
         twin = session.get(Candidate, row.duplicate_of) if row.duplicate_of else None
-        if twin is not None and row.status == "pending" and twin.status == "done":
+        if twin is not None and row.status == "pending" and twin.status in ("done", "stopped"):
             _copy_result(row, twin)
     scored = [c for c in rows if c.fitness is not None and c.status == "done"]
     sign = 1.0 if metric.higher_is_better else -1.0
