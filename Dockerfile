@@ -1,7 +1,9 @@
 # rewardforge: API, worker and sandbox in one image.
 FROM python:3.11-slim-bookworm
 
-# bubblewrap: the sandbox's kernel isolation; EGL/Mesa: offscreen MuJoCo rendering;
+# bubblewrap: the sandbox's kernel isolation (Docker's default seccomp profile blocks user
+# namespaces: without an allowance the sandbox falls back to rlimits, and
+# `rewardforge doctor` says so); EGL/Mesa: offscreen MuJoCo rendering;
 # libpq: Postgres client library; procps: process-tree cleanup of sandboxes.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \

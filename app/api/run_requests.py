@@ -7,6 +7,7 @@ from typing import Any
 from app.api.errors import invalid_field
 from app.api.schemas.runs import FINAL_SOURCES, MAX_RUN_ENV_STEPS, RunCreate
 from app.config import Settings
+from app.evolution.halving import parse_halving
 from envs import get_card, list_cards
 from envs.card import EnvCard
 
@@ -86,6 +87,10 @@ def new_run_fields(body: RunCreate, *, settings: Settings) -> dict[str, Any]:
     _check_llm(body, settings)
     llm = body.llm.model_dump(exclude_none=True)
     options = body.options.model_dump(exclude_none=True)
+    try:
+        parse_halving(options, samples=body.samples, timesteps=timesteps)
+    except ValueError as exc:
+        raise invalid_field(("body", "options"), str(exc), options) from None
     return {
         "env_id": card.env_id,
         "task": body.task,

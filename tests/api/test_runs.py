@@ -236,3 +236,12 @@ def test_api_key_at_top_level_is_refused_too(api: Api) -> None:
     assert response.status_code == 422
     assert "REWARDFORGE_LLM_API_KEY" in response.text
     assert "sk-top" not in response.text
+
+
+def test_bad_halving_options_are_a_clear_422(api: Api) -> None:
+    body = {**HOPPER, "options": {"halving_rungs": [0.5, 0.2]}}
+    response = api.client.post("/api/runs", json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert "halving_rungs must be increasing" in response.text
+    body["options"] = {"halving": False}
+    assert api.client.post("/api/runs", json=body, headers=AUTH).status_code == 201

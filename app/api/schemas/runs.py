@@ -74,6 +74,13 @@ class TrainingOptions(BaseModel):
     n_envs: int | None = Field(None, ge=1, le=64, description="parallel envs per candidate")
     eval_episodes: int = Field(5, ge=1, le=100, description="evaluation episodes per policy")
     video: bool = Field(True, description="render a rollout video of every trained policy")
+    halving: bool | None = Field(
+        None, description="successive halving within an iteration; null: on when samples >= 4"
+    )
+    halving_rungs: list[float] | None = Field(
+        None, max_length=8, description="budget fractions of the rungs, ending at 1.0"
+    )
+    halving_keep: float | None = Field(None, gt=0, lt=1, description="fraction kept per cut")
 
 
 class RunCreate(BaseModel):
