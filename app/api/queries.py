@@ -40,6 +40,44 @@ def finished_counts(session: Session, *, run_id: str) -> tuple[int, int]:
     return int(iterations or 0), int(candidates or 0)
 
 
+def list_totals(session: Session, run_ids: list[str]) -> dict[str, tuple[int, int, float]]:
+    """Per run of ``run_ids``: (iterations done, candidates finished, LLM cost in USD),
+    in three grouped queries whatever the number of runs."""
+    if not run_ids:
+        return {}
+    iterations = _count_by_run(session, Iteration, FINISHED_ITERATION_STATUSES, run_ids)
+    candidates = _count_by_run(session, Candidate, FINISHED_CANDIDATE_STATUSES, run_ids)
+    cost = dict(
+        session.execute(
+            select(LLMCall.run_id, func.coalesce(func.sum(LLMCall.cost_usd), 0.0))
+            .where(LLMCall.run_id.in_(run_ids))
+            .group_by(LLMCall.run_id)
+        ).all()
+    )
+    return {
+        run_id: (
+            iterations.get(run_id, 0),
+            candidates.get(run_id, 0),
+            float(cost.get(run_id, 0.0)),
+        )
+        for run_id in run_ids
+    }
+
+
+def _count_by_run(
+    session: Session,
+    model: type[Iteration] | type[Candidate],
+    statuses: tuple[str, ...],
+    run_ids: list[str],
+) -> dict[str, int]:
+    query = (
+        select(model.run_id, func.count(model.id))
+        .where(model.run_id.in_(run_ids), model.status.in_(statuses))
+        .group_by(model.run_id)
+    )
+    return {run_id: int(count) for run_id, count in session.execute(query).all()}
+
+
 def latest_finished_iteration(session: Session, *, run_id: str) -> int | None:
     """Index of the newest iteration whose candidates are all through, or None."""
     return session.scalar(

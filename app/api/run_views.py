@@ -7,9 +7,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from app.api.queries import finished_counts
+from app.api.queries import finished_counts, list_totals
 from app.api.schemas.candidates import CandidateSummary
-from app.api.schemas.runs import FINAL_SOURCES, RunDetail, RunProgress, RunRead
+from app.api.schemas.runs import FINAL_SOURCES, RunDetail, RunListItem, RunProgress, RunRead
 from app.api.schemas.usage import UsageTotals
 from app.db.errors import ConflictError
 from app.db.models import Run
@@ -32,13 +32,33 @@ def run_detail(session: Session, *, run: Run) -> RunDetail:
         sparse_fitness=run.sparse_fitness,
         final=run.final or {},
         best_candidate=CandidateSummary.model_validate(best) if best else None,
-        progress=RunProgress(
-            iterations_done=iterations_done,
-            iterations_total=run.iterations,
-            candidates_done=candidates_done,
-            candidates_total=run.iterations * run.samples + FINAL_SOURCES * run.final_seeds,
-        ),
+        progress=_progress(run, iterations_done, candidates_done),
         cost=UsageTotals(**llm_usage(session, run_id=run.id)),
+    )
+
+
+def run_list_items(session: Session, runs: list[Run]) -> list[RunListItem]:
+    """A page of runs, each with its progress and LLM cost (a few queries in all)."""
+    totals = list_totals(session, [run.id for run in runs])
+    items = []
+    for run in runs:
+        iterations_done, candidates_done, cost = totals[run.id]
+        items.append(
+            RunListItem(
+                **RunRead.model_validate(run).model_dump(),
+                progress=_progress(run, iterations_done, candidates_done),
+                cost_usd=cost,
+            )
+        )
+    return items
+
+
+def _progress(run: Run, iterations_done: int, candidates_done: int) -> RunProgress:
+    return RunProgress(
+        iterations_done=iterations_done,
+        iterations_total=run.iterations,
+        candidates_done=candidates_done,
+        candidates_total=run.iterations * run.samples + FINAL_SOURCES * run.final_seeds,
     )
 
 

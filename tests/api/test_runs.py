@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from app.db.leases import claim_run
-from app.db.repository import set_run_status
+from app.db.repository import record_llm_call, set_run_status
 from tests.api.conftest import AUTH, Api, make_settings, open_api
 from tests.api.seed import finished_iteration, queued_run
+from tests.db.factories import CallRecord
 
 HOPPER = {
     "env_id": "Hopper-v5",
@@ -58,6 +59,27 @@ def test_runs_list_filters_and_pages(api_any_db: Api) -> None:
     assert {r["id"] for r in page["items"] + rest["items"]} == set(ids)
     cancelled = api_any_db.client.get("/api/runs", params={"status": "cancelled"}).json()
     assert [r["id"] for r in cancelled["items"]] == [ids[0]]
+
+
+def test_list_items_carry_progress_and_cost_as_the_detail_does(api_any_db: Api) -> None:
+    with api_any_db.session_factory.begin() as session:
+        run = queued_run(session)
+        finished_iteration(session, run=run, index=0, artifacts_dir=api_any_db.artifacts_dir)
+        record_llm_call(
+            session,
+            call=CallRecord(request_hash="h", cost_usd=0.25),
+            run_id=run.id,
+            iteration_index=0,
+        )
+        started = run.id
+    idle = _create(api_any_db)["id"]
+    items = {r["id"]: r for r in api_any_db.client.get("/api/runs").json()["items"]}
+    detail = api_any_db.client.get(f"/api/runs/{started}").json()
+    assert items[started]["progress"] == detail["progress"]
+    assert items[started]["progress"]["iterations_done"] == 1
+    assert items[started]["progress"]["candidates_done"] > 0
+    assert items[started]["cost_usd"] == detail["cost"]["cost_usd"] == 0.25
+    assert items[idle]["progress"]["candidates_done"] == 0 and items[idle]["cost_usd"] == 0.0
 
 
 def test_unknown_run_is_404(api: Api) -> None:

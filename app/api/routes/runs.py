@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from app.api.deps import RequireToken, SessionDep, SettingsDep
 from app.api.run_requests import new_run_fields
-from app.api.run_views import remove_artifacts, resume_run, run_detail
+from app.api.run_views import remove_artifacts, resume_run, run_detail, run_list_items
 from app.api.schemas.common import MAX_OFFSET, MAX_PAGE, RunIdPath, error_responses
 from app.api.schemas.runs import (
     CREATE_EXAMPLES,
@@ -17,7 +17,6 @@ from app.api.schemas.runs import (
     RunDeleted,
     RunDetail,
     RunPage,
-    RunRead,
     RunStatus,
 )
 from app.db.errors import ConflictError, NotFoundError
@@ -59,7 +58,7 @@ def list_(
     """Runs, newest first, optionally only one status or env."""
     items, total = list_runs(session, status=status_, env_id=env_id, limit=limit, offset=offset)
     return RunPage(
-        items=[RunRead.model_validate(run) for run in items],
+        items=run_list_items(session, list(items)),
         total=total,
         limit=limit,
         offset=offset,
