@@ -68,8 +68,16 @@ class InMemoryCallStore:
         self.calls.append(call)
 
 
-def request_hash(request: Mapping[str, Any]) -> str:
-    """sha256 of a request's model, messages, n, temperature and seed."""
+def request_hash(request: Mapping[str, Any], endpoint: str | None = None) -> str:
+    """sha256 of a request's model, messages, n, temperature and seed, and of the
+    endpoint it went to: two servers may serve different models under one name.
+
+    The provider's default endpoint (``None``) adds nothing, so its hashes match
+    those stored before endpoints were part of the key.
+    """
     keys = ("model", "messages", "n", "temperature", "seed")
-    canonical = json.dumps({k: request.get(k) for k in keys}, sort_keys=True, ensure_ascii=False)
+    key = {k: request.get(k) for k in keys}
+    if endpoint:
+        key["endpoint"] = endpoint.rstrip("/")
+    canonical = json.dumps(key, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -124,7 +124,7 @@ class LLMClient:
         """
         outcomes: dict[int, _Outcome] = {}
         for index, request in enumerate(requests):
-            stored = self.store.lookup(request_hash(request))
+            stored = self.store.lookup(request_hash(request, self.base_url))
             if stored:
                 outcomes[index] = _Outcome(texts=stored, cached=True)
                 self._record(request, outcomes[index], iteration)
@@ -160,7 +160,7 @@ class LLMClient:
         ) / 1e6
         self.store.record(
             LLMCallRecord(
-                request_hash=request_hash(request),
+                request_hash=request_hash(request, self.base_url),
                 model=self.model,
                 request={k: v for k, v in request.items() if k != "model"},
                 responses=list(outcome.texts),

@@ -142,6 +142,19 @@ def test_identical_request_is_answered_from_the_store_without_a_network_call(
     assert cached.cached and cached.cost_usd == 0 and cached.request_hash == live.request_hash
 
 
+def test_another_endpoint_serving_the_same_model_name_is_asked_anew(fake_llm: FakeLLMServer):
+    fake_llm.default = Reply([ANSWER])
+    store = InMemoryCallStore()
+    with FakeLLMServer() as other:
+        other.default = Reply([prose_only_response()])
+        first = client_for(fake_llm, store=store).propose(
+            messages=MESSAGES, n=1, iteration=0, seed=0
+        )
+        second = client_for(other, store=store).propose(messages=MESSAGES, n=1, iteration=0, seed=0)
+    assert first[0].text == ANSWER and second[0].text == prose_only_response()
+    assert not second[0].cached and len(other.chat_requests) == 1
+
+
 def test_a_different_seed_is_a_new_request(fake_llm: FakeLLMServer):
     fake_llm.default = Reply([ANSWER])
     client = client_for(fake_llm)
