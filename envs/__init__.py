@@ -30,10 +30,12 @@ ENTRY_POINT_GROUP = "rewardforge.envs"
 
 def _as_cards(obj: object, origin: str) -> list[EnvCard]:
     made = obj() if callable(obj) and not isinstance(obj, EnvCard) else obj
-    cards = list(made) if isinstance(made, list | tuple) else [made]
-    for card in cards:
+    given = list(made) if isinstance(made, list | tuple) else [made]
+    cards: list[EnvCard] = []
+    for card in given:
         if not isinstance(card, EnvCard):
             raise TypeError(f"{origin} gave {type(card).__name__}, expected an EnvCard")
+        cards.append(card)
     return cards
 
 

@@ -119,5 +119,12 @@ def reduce_episode(values: np.ndarray, how: Reduce) -> float:
     """Fold one episode's per-step metric values (shape (T,)) into one number."""
     if values.size == 0:
         return 0.0
-    fold = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}
-    return float(values[-1]) if how == "last" else float(fold[how](values))
+    if how == "last":
+        return float(values[-1])
+    fold: dict[str, Callable[[np.ndarray], Any]] = {
+        "sum": np.sum,
+        "mean": np.mean,
+        "max": np.max,
+        "min": np.min,
+    }
+    return float(fold[how](values))

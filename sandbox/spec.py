@@ -16,6 +16,10 @@ RewardSource = Literal["candidate", "env", "fitness"]
 """Which reward trains the policy: the candidate's code, the env's own reward
 (the human baseline) or the fitness metric itself (the sparse baseline)."""
 
+RewardBackend = Literal["numpy", "torch"]
+"""What candidate reward code computes with: numpy arrays on the CPU, or torch
+tensors on the device the policy trains on."""
+
 # Files a training worker leaves in output_dir.
 STATS_FILE = "stats.json"  # size-capped JSON statistics (see sandbox.stats)
 POLICY_FILE = "policy.pt"  # torch.save of {name: tensor}: policy state_dict + obs_rms
@@ -33,6 +37,7 @@ class TrainSpec:
     output_dir: str
     reward_source: RewardSource = "candidate"
     reward_code: str | None = None
+    reward_backend: RewardBackend = "numpy"
     card_spec: str | None = None  # "pkg.module:factory" for a user's own env card
     algorithm: Literal["PPO", "SAC"] = "PPO"
     timesteps: int = 100_000

@@ -3,7 +3,8 @@
 The path from job spec to weights and statistics, top to bottom:
 
 1. read the :class:`~sandbox.spec.TrainSpec`, look up the env card and metric;
-2. load the candidate's ``compute_reward`` and smoke-test it on a batch of real
+2. load the candidate's ``compute_reward`` (for the torch backend, behind the
+   adapter of :mod:`sandbox.torch_reward`) and smoke-test it on a batch of real
    states (a failure is an *invalid* candidate: exit code 3);
 3. only then import torch and SB3 and learn (:mod:`sandbox.learn`): envs
    -> :class:`~sandbox.reward_wrapper.RewardWrapper` -> VecNormalize -> PPO or
@@ -58,6 +59,17 @@ def smoke_test(reward_fn: RewardFn, card: EnvCard, spec: TrainSpec) -> None:
     check_reward(reward_fn, state, actions)
 
 
+def _load(spec: TrainSpec) -> RewardFn:
+    """The candidate's reward as a function of numpy arrays, whatever its backend."""
+    reward_fn = load_reward(spec.reward_code or "")
+    if spec.reward_backend == "torch":
+        from sandbox.device import resolve_device
+        from sandbox.torch_reward import torch_reward
+
+        reward_fn = torch_reward(reward_fn, resolve_device(spec.device))
+    return reward_fn
+
+
 def run(spec: TrainSpec) -> int:
     """Smoke-test, train and save; writes result.json and returns the exit code."""
     out = Path(spec.output_dir)
@@ -67,7 +79,7 @@ def run(spec: TrainSpec) -> int:
         metric = card.metric(spec.fitness_metric)
         reward_fn = None
         if spec.reward_source == "candidate":
-            reward_fn = load_reward(spec.reward_code or "")
+            reward_fn = _load(spec)
             smoke_test(reward_fn, card, spec)
     except RewardContractError as exc:
         return _result(out, "invalid", f"smoke test failed: {exc}", "smoke")

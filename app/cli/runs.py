@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import threading
 from pathlib import Path
@@ -45,6 +46,12 @@ def run(
     env_card: Annotated[str | None, typer.Option(help="your own card: pkg.mod:factory")] = None,
     algorithm: Annotated[str | None, typer.Option(help="PPO or SAC (card default)")] = None,
     n_envs: Annotated[int | None, typer.Option(min=1, max=256, help="parallel envs")] = None,
+    device: Annotated[
+        str | None, typer.Option(help="torch device: auto (CUDA when present), cpu, cuda[:N]")
+    ] = None,
+    reward_backend: Annotated[
+        str, typer.Option(help="numpy, or torch: reward code on tensors on the device")
+    ] = "numpy",
     workers: Annotated[int | None, typer.Option(min=1, help="candidates trained at once")] = None,
     eval_episodes: Annotated[int, typer.Option(min=1, max=100)] = 5,
     resume: Annotated[str | None, typer.Option(help="resume an interrupted run by id")] = None,
@@ -83,6 +90,8 @@ def run(
                 algorithm,
                 n_envs,
                 eval_episodes,
+                device,
+                reward_backend,
             )
             stored = create_run(session, **fields)
             # leased in the same transaction, so a service worker never picks it up
@@ -161,6 +170,8 @@ def _new_run_fields(
     algorithm: str | None,
     n_envs: int | None,
     eval_episodes: int,
+    device: str | None = None,
+    reward_backend: str = "numpy",
 ) -> dict[str, Any]:
     if not env or not task:
         raise typer.BadParameter("--env and --task are required (or --resume RUN_ID)")
@@ -171,10 +182,16 @@ def _new_run_fields(
         raise typer.BadParameter(str(exc.args[0] if exc.args else exc)) from None
     if algorithm and algorithm.upper() not in ("PPO", "SAC"):
         raise typer.BadParameter("--algorithm must be PPO or SAC")
+    if reward_backend not in ("numpy", "torch"):
+        raise typer.BadParameter("--reward-backend must be numpy or torch")
+    if device is not None and not re.fullmatch(r"auto|cpu|cuda(:[0-9]{1,2})?", device):
+        raise typer.BadParameter(f"--device must be auto, cpu or cuda[:N], not {device!r}")
     options = {
         "algorithm": algorithm.upper() if algorithm else None,
         "n_envs": n_envs,
         "eval_episodes": eval_episodes,
+        "device": device,
+        "reward_backend": reward_backend if reward_backend != "numpy" else None,
     }
     return dict(
         env_id=env,

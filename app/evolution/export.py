@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from app.db.models import Candidate, Run
+from app.evolution.training import reward_backend
 from envs import get_card
 
 
@@ -20,6 +21,7 @@ def export_module(session: Session, run: Run) -> str:
         f"    state[{v.name!r}]: shape {_shape(v.shape)} {v.unit} - {v.description}"
         for v in card.state_vars
     )
+    kind = "float32 torch tensor" if reward_backend(run) == "torch" else "numpy array"
     fitness = "n/a" if best.fitness is None else f"{best.fitness:.6g}"
     header = (
         f'"""Reward function for {run.env_id}: {run.task}\n\n'
@@ -27,7 +29,7 @@ def export_module(session: Session, run: Run) -> str:
         f"(iteration {best.iteration_index + 1}); trusted fitness "
         f"{run.fitness_metric} = {fitness}.\n\n"
         "compute_reward(state, action) is batched over B envs and returns "
-        "(total, components),\nwith every array of shape (B,). The state dict holds:\n\n"
+        f"(total, components),\nwith every {kind} of shape (B,). The state dict holds:\n\n"
         f"{variables}\n"
         '"""\n\n'
     )

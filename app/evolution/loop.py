@@ -23,7 +23,7 @@ from app.evolution.finalize import ensure_final_candidates, summarize
 from app.evolution.progress import Progress, ignore_progress
 from app.evolution.propose import candidates_from_responses
 from app.evolution.reflection import build_reflection, choose_parent, search_candidates
-from app.evolution.training import train_candidates
+from app.evolution.training import reward_backend, train_candidates
 from app.execution.executor import Executor
 from app.llm.prompting import build_messages
 from app.llm.proposer import Proposer
@@ -162,7 +162,10 @@ def _propose(
     parent, _ = choose_parent(
         session, run_id=run.id, iteration=iteration.index, higher_is_better=higher
     )
-    messages = build_messages(card=card, metric=metric, task=run.task, reflection=reflection)
+    backend = reward_backend(run)
+    messages = build_messages(
+        card=card, metric=metric, task=run.task, reflection=reflection, reward_backend=backend
+    )
     iteration.messages = messages
     iteration.parent_candidate_id = parent.id if parent and iteration.index else None
     iteration.status = "proposing"
@@ -182,6 +185,7 @@ def _propose(
         responses=responses,
         parent_id=iteration.parent_candidate_id,
         seed=run.seed,
+        backend=backend,
     )
     for candidate in made:
         add_event(

@@ -11,6 +11,7 @@ from app.db.models import Candidate
 from app.evolution.validate import ValidationError, check_code
 from app.llm.extract import ExtractionError, code_hash, extract_code
 from app.llm.proposer import LLMResponse
+from sandbox.spec import RewardBackend
 
 
 def candidates_from_responses(
@@ -21,6 +22,7 @@ def candidates_from_responses(
     responses: Sequence[LLMResponse],
     parent_id: str | None,
     seed: int,
+    backend: RewardBackend = "numpy",
 ) -> list[Candidate]:
     """One candidate row per response, in sample order."""
     made = []
@@ -33,14 +35,14 @@ def candidates_from_responses(
             seed=seed,
             response_text=response.text,
         )
-        _check_response(candidate, response)
+        _check_response(candidate, response, backend)
         session.add(candidate)
         made.append(candidate)
     session.flush()
     return made
 
 
-def _check_response(candidate: Candidate, response: LLMResponse) -> None:
+def _check_response(candidate: Candidate, response: LLMResponse, backend: RewardBackend) -> None:
     if response.error or response.text is None:
         _reject(candidate, "llm", response.error or "the LLM returned no text")
         return
@@ -52,7 +54,7 @@ def _check_response(candidate: Candidate, response: LLMResponse) -> None:
     candidate.code = code
     candidate.code_hash = code_hash(code)
     try:
-        check_code(code)
+        check_code(code, backend)
     except ValidationError as exc:
         _reject(candidate, "validation", str(exc))
 

@@ -12,6 +12,7 @@ from app.db.models import Run
 from app.db.repository import DbCallStore
 from app.evolution.loop import RunContext
 from app.evolution.progress import Progress, ignore_progress
+from app.evolution.training import reward_backend
 from app.execution.executor import Executor, make_executor
 from app.llm.client import LLMClient
 from app.llm.offline import OfflineProposer
@@ -32,7 +33,9 @@ def make_proposer(
     llm = run.llm or {}
     if not uses_llm(llm, settings):
         card = get_card(run.env_id, run.card_spec)
-        return OfflineProposer(card=card, metric=card.metric(run.fitness_metric))
+        return OfflineProposer(
+            card=card, metric=card.metric(run.fitness_metric), backend=reward_backend(run)
+        )
     base_url = llm.get("base_url") or settings.llm_base_url
     # The server's key goes only to the server's endpoint, never to one a request named.
     same_endpoint = base_url == settings.llm_base_url

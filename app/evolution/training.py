@@ -16,7 +16,14 @@ from app.evolution.halving import halving_plan, train_with_halving
 from app.evolution.progress import Progress
 from app.execution.executor import CandidateJob, CandidateResult, Executor
 from envs.card import EnvCard
-from sandbox.spec import EvalSpec, TrainSpec
+from sandbox.spec import EvalSpec, RewardBackend, TrainSpec
+
+DEFAULT_DEVICE = "auto"  # CUDA for the policy where the sandbox sees a GPU, else the CPU
+
+
+def reward_backend(run: Run) -> RewardBackend:
+    """What the run's reward code computes with (the ``reward_backend`` option)."""
+    return "torch" if (run.options or {}).get("reward_backend") == "torch" else "numpy"
 
 
 def build_job(*, run: Run, card: EnvCard, candidate: Candidate, artifacts: Path) -> CandidateJob:
@@ -34,6 +41,7 @@ def build_job(*, run: Run, card: EnvCard, candidate: Candidate, artifacts: Path)
         output_dir=str(out),
         reward_source=candidate.reward_source,  # type: ignore[arg-type]
         reward_code=candidate.code if candidate.reward_source == "candidate" else None,
+        reward_backend=reward_backend(run),
         algorithm=algorithm,
         timesteps=run.timesteps,
         n_envs=int(options.get("n_envs") or defaults.n_envs),
@@ -41,7 +49,7 @@ def build_job(*, run: Run, card: EnvCard, candidate: Candidate, artifacts: Path)
         normalize_obs=defaults.normalize_obs,
         hyperparams=dict(defaults.hyperparams) if same_algo else {},
         policy_kwargs=policy_kwargs,
-        device=str(options.get("device") or "cpu"),
+        device=str(options.get("device") or DEFAULT_DEVICE),
     )
     evaluation = EvalSpec(
         env_id=run.env_id,
@@ -136,10 +144,8 @@ def store_result(session: Session, *, run_id: str, result: CandidateResult) -> N
     candidate = session.get(Candidate, result.key)
     if candidate is None:
         return
-    status = result.status
-    if status == "cancelled":
-        status = "pending"  # cancelled mid-way: trains again if the run is resumed
-    candidate.status = status
+    # cancelled mid-way: pending again, so it trains if the run is resumed
+    candidate.status = "pending" if result.status == "cancelled" else result.status
     candidate.error = result.error
     candidate.error_kind = result.error_kind
     candidate.stats = result.stats or {}
@@ -159,7 +165,7 @@ def store_result(session: Session, *, run_id: str, result: CandidateResult) -> N
             "iteration": candidate.iteration_index,
             "sample": candidate.sample_index,
             "kind": candidate.kind,
-            "status": status,
+            "status": candidate.status,
             "fitness": result.fitness,
             "success_rate": result.success_rate,
             "error": (result.error or "")[:500] or None,

@@ -11,7 +11,33 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-ALLOWED_IMPORTS = frozenset({"numpy", "math"})
+from sandbox.spec import RewardBackend
+
+ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
+    "numpy": frozenset({"numpy", "math"}),
+    "torch": frozenset({"numpy", "math", "torch"}),
+}
+# Parts of torch that reach files, native extensions, compilers or other
+# processes: reward code computes on the tensors it is given and needs none.
+FORBIDDEN_TORCH_ATTRIBUTES = frozenset(
+    {
+        "load",
+        "save",
+        "hub",
+        "jit",
+        "compile",
+        "ops",
+        "library",
+        "classes",
+        "utils",
+        "backends",
+        "multiprocessing",
+        "distributed",
+        "package",
+        "from_file",
+        "cuda",
+    }
+)
 FORBIDDEN_CALLS = frozenset(
     {
         "exec",
@@ -46,8 +72,10 @@ class GateReport:
     lines: int
 
 
-def check_code(code: str) -> GateReport:
+def check_code(code: str, backend: RewardBackend = "numpy") -> GateReport:
     """Check size, syntax, imports, forbidden names and the entry point.
+
+    ``backend`` is the run's reward backend: ``"torch"`` also admits ``import torch``.
 
     Raises ValidationError with every problem found, one per line.
     """
@@ -62,7 +90,7 @@ def check_code(code: str) -> GateReport:
     problems: list[str] = []
     imports: list[str] = []
     for node in ast.walk(tree):
-        problems.extend(_node_problems(node, imports))
+        problems.extend(_node_problems(node, imports, backend))
     functions = tuple(n.name for n in tree.body if isinstance(n, ast.FunctionDef))
     problems.extend(_entry_point_problems(tree))
     if problems:
@@ -70,7 +98,7 @@ def check_code(code: str) -> GateReport:
     return GateReport(functions=functions, imports=tuple(imports), lines=code.count("\n") + 1)
 
 
-def _node_problems(node: ast.AST, imports: list[str]) -> list[str]:
+def _node_problems(node: ast.AST, imports: list[str], backend: RewardBackend) -> list[str]:
     line = getattr(node, "lineno", "?")
     if isinstance(node, ast.Import):
         names = [alias.name for alias in node.names]
@@ -79,11 +107,15 @@ def _node_problems(node: ast.AST, imports: list[str]) -> list[str]:
     else:
         names = []
     problems = []
+    allowed = ALLOWED_IMPORTS[backend]
     for name in names:
         imports.append(name)
-        if name.split(".")[0] not in ALLOWED_IMPORTS:
-            allowed = ", ".join(sorted(ALLOWED_IMPORTS))
-            problems.append(f"line {line}: import of {name!r} is not allowed (only {allowed})")
+        if name.split(".")[0] not in allowed:
+            hint = "; torch needs the run option reward_backend=torch" if name == "torch" else ""
+            only = ", ".join(sorted(allowed))
+            problems.append(f"line {line}: import of {name!r} is not allowed (only {only}){hint}")
+    if backend == "torch":
+        problems.extend(_torch_problems(node, line))
     if isinstance(node, ast.Attribute) and node.attr.startswith("__"):
         problems.append(f"line {line}: dunder attribute access ({node.attr}) is not allowed")
     if isinstance(node, ast.Name) and node.id.startswith("__") and node.id != "__name__":
@@ -92,6 +124,27 @@ def _node_problems(node: ast.AST, imports: list[str]) -> list[str]:
         problems.append(f"line {line}: {node.id} is not allowed in reward code")
     if isinstance(node, ast.Global | ast.Nonlocal):
         problems.append(f"line {line}: global/nonlocal state is not allowed; rewards are pure")
+    return problems
+
+
+def _torch_problems(node: ast.AST, line: object) -> list[str]:
+    if isinstance(node, ast.Attribute):
+        names = [node.attr]
+    elif isinstance(node, ast.ImportFrom):
+        names = [alias.name for alias in node.names]
+    else:
+        return []
+    problems = []
+    for name in names:
+        if name in FORBIDDEN_TORCH_ATTRIBUTES:
+            hint = (
+                "; drop the decorator, compute_reward already runs once per step on the batch"
+                if name == "jit"
+                else "; compute on the tensors you are given, on their device"
+            )
+            problems.append(f"line {line}: torch's {name} is not allowed in reward code{hint}")
+        elif name.startswith("_") and not name.startswith("__"):
+            problems.append(f"line {line}: private attribute access ({name}) is not allowed")
     return problems
 
 

@@ -25,6 +25,7 @@ from app.llm.offline_genome import (
 )
 from app.llm.proposer import LLMResponse
 from envs.card import EnvCard, FitnessMetric
+from sandbox.spec import RewardBackend
 
 _ATTEMPTS = 8  # draws per sample before a duplicate of a sibling is accepted
 
@@ -32,11 +33,14 @@ _ATTEMPTS = 8  # draws per sample before a duplicate of a sibling is accepted
 class OfflineProposer:
     """A Proposer that evolves weighted sums of the card's terms."""
 
-    def __init__(self, *, card: EnvCard, metric: FitnessMetric) -> None:
+    def __init__(
+        self, *, card: EnvCard, metric: FitnessMetric, backend: RewardBackend = "numpy"
+    ) -> None:
         if not card.state_vars:
             raise ValueError(f"the card of {card.env_id} lists no state variables")
         self.card = card
         self.metric = metric
+        self.backend = backend
         self.pool = term_pool(card, metric)
 
     def propose(
@@ -61,7 +65,7 @@ class OfflineProposer:
             rng = np.random.default_rng([seed % 2**32, iteration, sample])
             for _ in range(_ATTEMPTS):
                 genome = self._draw(rng, parent, sample)
-                code = render_code(genome, self.card.state_vars[0].name)
+                code = render_code(genome, self.card.state_vars[0].name, self.backend)
                 if code_hash(code) not in seen:
                     break
             seen.add(code_hash(code))

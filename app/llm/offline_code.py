@@ -8,31 +8,65 @@ the parent's genome from its code alone.
 from __future__ import annotations
 
 import ast
+import re
 
 from app.llm.offline_genome import Gene, Genome, Transform
+from sandbox.spec import RewardBackend
 
 _HELPER = "_per_env"
+# The card's terms are numpy expressions over a small vocabulary (np.square,
+# np.sum(..., axis=-1), np.cos, ...) whose torch twins share the names; the
+# torch backend renders them with these substitutions and reads them back.
+_TO_TORCH = ((re.compile(r"\bnp\."), "torch."), (re.compile(r"\baxis="), "dim="))
+_TO_NUMPY = ((re.compile(r"\btorch\."), "np."), (re.compile(r"\bdim="), "axis="))
+_HELPERS = {
+    "numpy": (
+        "import numpy as np",
+        "batch",
+        "state[{var!r}].shape[0]",
+        f"def {_HELPER}(value, batch: int) -> np.ndarray:",
+        '    """``value`` as a float array of shape (batch,)."""',
+        "    return np.broadcast_to(np.asarray(value, dtype=np.float64), (batch,))",
+    ),
+    "torch": (
+        "import torch",
+        "like",
+        "state[{var!r}]",
+        f"def {_HELPER}(value, like: torch.Tensor) -> torch.Tensor:",
+        '    """``value`` as a float tensor of shape (B,) on the device of ``like``."""',
+        "    value = torch.as_tensor(value, dtype=torch.float32, device=like.device)",
+        "    return value.broadcast_to(like.shape[:1])",
+    ),
+}
 
 
-def render_code(genome: Genome, batch_var: str) -> str:
+def _translate(text: str, rules: tuple[tuple[re.Pattern[str], str], ...]) -> str:
+    for pattern, replacement in rules:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def render_code(genome: Genome, batch_var: str, backend: RewardBackend = "numpy") -> str:
     """A complete module defining ``compute_reward`` for ``genome``.
 
-    ``batch_var`` names a state variable whose first dimension is the batch.
+    ``batch_var`` names a state variable whose first dimension is the batch;
+    ``backend`` says whether the code computes with numpy or torch.
     """
+    module_import, ref, ref_value, *helper = _HELPERS[backend]
     constants = []
     for gene in genome:
         constants.append(f"W_{gene.name.upper()} = {gene.weight!r}")
         if gene.transform != "linear":
             constants.append(f"T_{gene.name.upper()} = {gene.temperature!r}")
-    body = [f"    batch = state[{batch_var!r}].shape[0]"]
-    body += [f"    {gene.name} = {_component(gene)}" for gene in genome]
+    body = [f"    {ref} = {ref_value.format(var=batch_var)}"]
+    body += [f"    {gene.name} = {_component(gene, ref)}" for gene in genome]
     names = [gene.name for gene in genome]
     parts = ", ".join(f"{name!r}: {name}" for name in names)
     body += [f"    total = {' + '.join(names)}", f"    return total, {{{parts}}}"]
-    imports = ["import numpy as np"]
+    imports = [module_import]
     if any("math." in gene.expression for gene in genome):
         imports.insert(0, "import math")
-    return "\n".join(
+    code = "\n".join(
         [
             *imports,
             "",
@@ -40,9 +74,7 @@ def render_code(genome: Genome, batch_var: str) -> str:
             *constants,
             "",
             "",
-            f"def {_HELPER}(value, batch: int) -> np.ndarray:",
-            '    """``value`` as a float array of shape (batch,)."""',
-            "    return np.broadcast_to(np.asarray(value, dtype=np.float64), (batch,))",
+            *helper,
             "",
             "",
             "def compute_reward(state, action):",
@@ -50,6 +82,7 @@ def render_code(genome: Genome, batch_var: str) -> str:
             "",
         ]
     )
+    return code if backend == "numpy" else _translate(code, _TO_TORCH)
 
 
 def parse_genome(code: str) -> Genome | None:
@@ -73,9 +106,9 @@ def parse_genome(code: str) -> Genome | None:
     return tuple(genes) or None
 
 
-def _component(gene: Gene) -> str:
+def _component(gene: Gene, ref: str) -> str:
     constant = gene.name.upper()
-    value = f"{_HELPER}({gene.expression}, batch)"
+    value = f"{_HELPER}({gene.expression}, {ref})"
     sign = "-" if gene.sign < 0 else ""
     if gene.transform == "tanh":
         return f"{sign}W_{constant} * np.tanh({value} / T_{constant})"
@@ -132,7 +165,7 @@ def _gene(statement: ast.stmt, constants: dict[str, float]) -> Gene | None:
     negative = transform == "exp" or _negated(statement.value)
     return Gene(
         name=name,
-        expression=ast.unparse(value.args[0]),
+        expression=_translate(ast.unparse(value.args[0]), _TO_NUMPY),
         sign=-1.0 if negative else 1.0,
         weight=constants[f"W_{name.upper()}"],
         transform=transform,

@@ -19,6 +19,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from envs.card import EnvCard, FitnessMetric
+from sandbox.spec import RewardBackend
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 PROMPT_VERSION = "v1"
@@ -68,18 +69,23 @@ def build_messages(
     task: str,
     reflection: Reflection | None,
     prompt_version: str = PROMPT_VERSION,
+    reward_backend: RewardBackend = "numpy",
 ) -> list[dict[str, str]]:
-    """The chat messages asking for reward code for ``task`` on ``card``'s env."""
+    """The chat messages asking for reward code for ``task`` on ``card``'s env.
+
+    ``reward_backend`` ``"torch"`` asks for code on torch tensors instead of numpy arrays.
+    """
     if not task.strip():
         raise ValueError("the task description is empty: say what the agent should do")
     render = _renderer(prompt_version)
-    rules = render("output_rules", {})
+    torch = {"torch": reward_backend == "torch"}
+    rules = render("output_rules", torch)
     messages = [
         {"role": "system", "content": _join(render("system", {}), rules)},
         {
             "role": "user",
             "content": _join(
-                render("env_context", _env_context(card, metric)),
+                render("env_context", {**_env_context(card, metric), **torch}),
                 render("task", {"task": task.strip()}),
             ),
         },

@@ -74,3 +74,47 @@ def test_gate_caps_the_size() -> None:
     code = GOOD + "\n" + "# padding\n" * (MAX_CODE_BYTES // 10 + 1)
     with pytest.raises(ValidationError, match="bytes"):
         check_code(code)
+
+
+TORCH = """
+import torch
+
+def compute_reward(state, action):
+    speed = torch.abs(state["velocity"])
+    return speed, {"speed": speed}
+"""
+
+
+def test_torch_is_refused_in_a_numpy_run_with_the_option_named() -> None:
+    with pytest.raises(ValidationError, match="reward_backend=torch"):
+        check_code(TORCH)
+
+
+def test_torch_backend_admits_torch() -> None:
+    assert check_code(TORCH, "torch").imports == ("torch",)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('    speed = torch.load("/etc/passwd")', "torch's load is not allowed"),
+        ('    torch.save(speed, "/tmp/x")', "torch's save is not allowed"),
+        ("    speed = torch.ops.aten.abs(speed)", "torch's ops is not allowed"),
+        ("    speed = torch._C._nn.relu(speed)", "private attribute access (_C)"),
+        ("    torch.hub.load('a', 'b')", "torch's hub is not allowed"),
+        ("    from torch import load", "torch's load is not allowed"),
+    ],
+)
+def test_torch_backend_refuses_files_natives_and_privates(line: str, message: str) -> None:
+    code = TORCH.replace(
+        '    return speed, {"speed": speed}', f'{line}\n    return speed, {{"speed": speed}}'
+    )
+    with pytest.raises(ValidationError) as caught:
+        check_code(code, "torch")
+    assert message in str(caught.value)
+
+
+def test_torch_jit_decorator_is_refused_with_a_reason() -> None:
+    code = TORCH.replace("def compute_reward", "@torch.jit.script\ndef compute_reward")
+    with pytest.raises(ValidationError, match="drop the decorator"):
+        check_code(code, "torch")

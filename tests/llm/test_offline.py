@@ -9,6 +9,7 @@ from functools import cache
 import numpy as np
 import pytest
 
+from app.evolution.validate import check_code
 from app.llm.extract import code_hash, extract_code
 from app.llm.offline import OfflineProposer
 from app.llm.offline_code import parse_genome, render_code
@@ -16,6 +17,7 @@ from app.llm.offline_genome import PROGRESS, Gene, mutate, term_pool
 from envs import get_card, list_cards
 from envs.card import EnvCard
 from sandbox.reward_code import check_reward, load_reward
+from sandbox.torch_reward import torch_reward
 from tests.envs.rollouts import Step, rollout
 from tests.fake_llm import good_reward_response
 
@@ -148,3 +150,20 @@ def _canonical(gene: Gene) -> Gene:
     expression = ast.unparse(ast.parse(gene.expression))
     temperature = gene.temperature if gene.transform != "linear" else 1.0
     return replace(gene, expression=expression, temperature=temperature)
+
+
+@pytest.mark.parametrize("env_id", [card.env_id for card in list_cards()])
+def test_torch_rendering_computes_what_the_numpy_one_does(env_id: str) -> None:
+    card = get_card(env_id)
+    proposer = OfflineProposer(card=card, metric=card.default_metric, backend="torch")
+    for text in (r.text or "" for r in proposer.propose(messages=[], n=4, iteration=0, seed=3)):
+        code = extract_code(text)
+        check_code(code, "torch")
+        genome = parse_genome(code)
+        assert genome is not None and "torch" not in repr(genome)  # genomes stay numpy
+        numpy_reward = load_reward(render_code(genome, card.state_vars[0].name))
+        torch_fn = torch_reward(load_reward(code), "cpu")
+        for step in steps_of(env_id):
+            want = check_reward(numpy_reward, step.state, step.action)[0]
+            got = check_reward(torch_fn, step.state, step.action)[0]
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

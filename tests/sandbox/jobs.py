@@ -23,6 +23,17 @@ def compute_reward(state, action):
     return total, {"upright": upright, "spin": spin, "effort": effort}
 """
 
+PENDULUM_TORCH_REWARD = """
+import torch
+
+def compute_reward(state, action):
+    upright = state["uprightness"]
+    spin = -0.1 * torch.square(state["angular_velocity"])
+    effort = -0.01 * torch.sum(torch.square(action), dim=-1)
+    total = upright + spin + effort
+    return total, {"upright": upright, "spin": spin, "effort": effort}
+"""
+
 HALF_CHEETAH_REWARD = """
 import numpy as np
 

@@ -72,6 +72,15 @@ class TrainingOptions(BaseModel):
 
     algorithm: Literal["PPO", "SAC"] | None = Field(None, description="default: the card's")
     n_envs: int | None = Field(None, ge=1, le=64, description="parallel envs per candidate")
+    device: str | None = Field(
+        None,
+        pattern=r"^(auto|cpu|cuda(:[0-9]{1,2})?)$",
+        description="torch device of the policy (and of torch rewards); null: auto, CUDA "
+        "where the sandbox sees a GPU",
+    )
+    reward_backend: Literal["numpy", "torch"] = Field(
+        "numpy", description="what reward code computes with: numpy arrays or torch tensors"
+    )
     eval_episodes: int = Field(5, ge=1, le=100, description="evaluation episodes per policy")
     video: bool = Field(True, description="render a rollout video of every trained policy")
     halving: bool | None = Field(
@@ -210,6 +219,13 @@ class RunRead(BaseModel):
     updated_at: datetime
 
 
+class RunListItem(RunRead):
+    """A run as lists show it, with how far it got and what its LLM calls cost."""
+
+    progress: RunProgress
+    cost_usd: float = Field(description="LLM cost so far, USD")
+
+
 class RunDetail(RunRead):
     """One run in full: results, progress, cost and the best candidate."""
 
@@ -222,7 +238,7 @@ class RunDetail(RunRead):
 
 
 class RunPage(Page):
-    items: list[RunRead]
+    items: list[RunListItem]
 
 
 class RunDeleted(BaseModel):
