@@ -46,6 +46,11 @@ def _translate(text: str, rules: tuple[tuple[re.Pattern[str], str], ...]) -> str
     return text
 
 
+def numpy_to_torch(text: str) -> str:
+    """A card expression (numpy over the card's term vocabulary) written in torch."""
+    return _translate(text, _TO_TORCH)
+
+
 def render_code(genome: Genome, batch_var: str, backend: RewardBackend = "numpy") -> str:
     """A complete module defining ``compute_reward`` for ``genome``.
 
@@ -82,7 +87,7 @@ def render_code(genome: Genome, batch_var: str, backend: RewardBackend = "numpy"
             "",
         ]
     )
-    return code if backend == "numpy" else _translate(code, _TO_TORCH)
+    return code if backend == "numpy" else numpy_to_torch(code)
 
 
 def parse_genome(code: str) -> Genome | None:

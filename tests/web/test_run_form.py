@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from tests.web.conftest import ENV_ID, TOKEN, Served
@@ -86,3 +88,20 @@ def test_missing_token_is_explained_without_creating_a_run(page: Page, served: S
         "bearer token is not one the server accepts"
     )
     assert _runs_total(served) == before
+
+
+def test_advanced_options_choose_the_device_and_torch_rewards(page: Page, served: Served) -> None:
+    page.goto("/runs/new")
+    page.evaluate("token => localStorage.setItem('rewardforge.apiToken', token)", TOKEN)
+    page.get_by_label("Environment").select_option(ENV_ID)
+    page.get_by_label("What should the agent do?").fill("swing up, with torch rewards")
+    page.get_by_text("Advanced").click()
+    page.get_by_label("Device").select_option("cpu")
+    page.get_by_label("Reward code computes with").select_option("torch")
+    page.get_by_role("button", name="Start run").click()
+    page.wait_for_url(re.compile(r".*/runs/(?!new$)[^/]+$"))
+    run_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    served.api.post(f"/api/runs/{run_id}/cancel", headers=headers).raise_for_status()
+    options = served.api.get(f"/api/runs/{run_id}").raise_for_status().json()["options"]
+    assert options["device"] == "cpu" and options["reward_backend"] == "torch"
