@@ -9,7 +9,10 @@ hands tensors back. Sides alternate so that machine load hits both alike.
     python bench/reward_backend.py --env HalfCheetah-v5 --timesteps 30000 --repeats 2
     python bench/reward_backend.py --device cuda --n-envs 64      # on a GPU machine
 
-Prints the median env steps/s of learn() for each side and their ratio.
+First it times the reward call alone (numpy function vs torch function behind
+the adapter, both with the contract check, on one batch of real states), then
+whole trainings. Prints microseconds per call, the median env steps/s of learn()
+for each side, and the ratios.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +28,10 @@ from overhead import candidate_spec, run_ours  # a sibling script: run this file
 
 from app.llm.offline_code import numpy_to_torch
 from envs import get_card
+from sandbox.device import resolve_device
+from sandbox.reward_code import load_reward, validate_output
+from sandbox.torch_reward import torch_reward
+from sandbox.train import sample_states
 
 TORCH_TEMPLATE = """import torch
 
@@ -38,6 +46,21 @@ def compute_reward(state, action):
 """
 
 
+def call_micros(env_id: str, codes: dict[str, str], batch: int, device: str) -> dict[str, float]:
+    """Median microseconds of one checked reward call per backend, calls interleaved."""
+    state, action = sample_states(get_card(env_id), batch, seed=0)
+    fns = {"numpy": load_reward(codes["numpy"])}
+    fns["torch"] = torch_reward(load_reward(codes["torch"]), resolve_device(device))
+    samples: dict[str, list[float]] = {side: [] for side in fns}
+    for _ in range(50):
+        for side, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(20):
+                validate_output(fn(state, action), batch)
+            samples[side].append((time.perf_counter() - start) / 20 * 1e6)
+    return {side: statistics.median(values) for side, values in samples.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default="HalfCheetah-v5")
@@ -47,8 +70,16 @@ def main() -> None:
     parser.add_argument("--n-envs", type=int, default=None, help="default: the card's")
     args = parser.parse_args()
 
-    metric = get_card(args.env).default_metric
-    torch_code = TORCH_TEMPLATE.format(expression=numpy_to_torch(metric.expression))
+    card = get_card(args.env)
+    torch_code = TORCH_TEMPLATE.format(expression=numpy_to_torch(card.default_metric.expression))
+    numpy_code = candidate_spec(args.env, 1000, Path("."), seed=0).reward_code or ""
+    batch = args.n_envs or card.training.n_envs
+    micros = call_micros(args.env, {"numpy": numpy_code, "torch": torch_code}, batch, args.device)
+    print(
+        f"one reward call on {batch} envs: numpy {micros['numpy']:.1f} us, torch "
+        f"{micros['torch']:.1f} us (ratio {micros['torch'] / micros['numpy']:.2f})",
+        flush=True,
+    )
     sps: dict[str, list[float]] = {"numpy": [], "torch": []}
     with tempfile.TemporaryDirectory(prefix="rf-backend-") as tmp:
         for i in range(max(2, args.repeats)):

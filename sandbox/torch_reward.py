@@ -10,7 +10,7 @@ through unchanged, so the checks describe it as it is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import torch
@@ -23,12 +23,36 @@ def torch_reward(fn: RewardFn, device: str) -> RewardFn:
     target = torch.device(device)
 
     def on_tensors(state: Mapping[str, np.ndarray], action: np.ndarray) -> object:
-        tensors = {key: to_tensor(value, target) for key, value in state.items()}
         with torch.no_grad():
-            output = fn(tensors, to_tensor(action, target))  # type: ignore[arg-type]
+            output = fn(TensorState(state, target), to_tensor(action, target))  # type: ignore[arg-type]
         return _to_numpy(output)
 
     return on_tensors  # type: ignore[return-value]
+
+
+class TensorState(Mapping[str, torch.Tensor]):
+    """The state as tensors, each made on first read: a reward pays the copy to the
+    device only for the variables it uses."""
+
+    def __init__(self, state: Mapping[str, np.ndarray], device: torch.device) -> None:
+        self._state = state
+        self._device = device
+        self._made: dict[str, torch.Tensor] = {}
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = to_tensor(self._state[key], self._device)
+        return made
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._state)
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+    def __repr__(self) -> str:
+        return f"TensorState({sorted(self._state)}, device={self._device})"
 
 
 def to_tensor(value: np.ndarray, device: torch.device) -> torch.Tensor:
