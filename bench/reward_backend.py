@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="runs of each side (>= 2)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     parser.add_argument("--n-envs", type=int, default=None, help="default: the card's")
+    parser.add_argument("--calls-only", action="store_true", help="time reward calls only")
     args = parser.parse_args()
 
     card = get_card(args.env)
@@ -80,6 +81,8 @@ def main() -> None:
         f"{micros['torch']:.1f} us (ratio {micros['torch'] / micros['numpy']:.2f})",
         flush=True,
     )
+    if args.calls_only:
+        return
     sps: dict[str, list[float]] = {"numpy": [], "torch": []}
     with tempfile.TemporaryDirectory(prefix="rf-backend-") as tmp:
         for i in range(max(2, args.repeats)):
