@@ -39,6 +39,10 @@ from pathlib import Path
 from typing import Literal
 
 LEVELS = ("bwrap", "unshare", "rlimits")
+# The interpreter sandboxes run, as an absolute path without ".." (the sandbox may
+# not hold the folders such a path climbs through) and without resolving links (a
+# venv's python is a link, and resolving it would leave the venv).
+PYTHON = os.path.normpath(os.path.abspath(sys.executable))
 LEVEL_GIVES = {
     "bwrap": "bubblewrap: read-only allow-listed root, no network, private /tmp, "
     "one writable output directory, own pid namespace, no capabilities, caps",
@@ -287,7 +291,7 @@ def _try(level: str) -> str | None:
     with tempfile.TemporaryDirectory(prefix="rewardforge-probe-") as tmp:
         out = Path(tmp)
         env = {"PATH": "/usr/bin:/bin"}
-        command = [sys.executable, "-I", "-c", "import socket; socket.if_nameindex()"]
+        command = [PYTHON, "-I", "-c", "import socket; socket.if_nameindex()"]
         try:
             done = subprocess.run(
                 wrap(level, command, env, out),

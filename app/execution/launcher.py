@@ -141,7 +141,7 @@ def build_command(
         caps["--memory"] = policy.memory_bytes
     if cpu_seconds is not None:
         caps["--cpu"] = int(cpu_seconds) + CPU_SLACK_S
-    inner = [sys.executable, "-I", "-m", "sandbox.confine"]
+    inner = [isolation.PYTHON, "-I", "-m", "sandbox.confine"]
     inner += [arg for name, value in caps.items() for arg in (name, str(value))]
     inner += ["--", module, str(spec_path)]
     argv = isolation.wrap(

@@ -1,7 +1,8 @@
 """The Ray executor: each candidate job is a Ray task on some node of a cluster.
 
-A task (``num_cpus`` per candidate, a GPU fraction when the job's device is not
-cpu) runs :func:`app.execution.ray_node.run_on_node`: the same launcher and
+A task (``num_cpus`` per candidate, and the configured GPU fraction for device
+cuda, or auto on a cluster with GPUs) runs
+:func:`app.execution.ray_node.run_on_node`: the same launcher and
 sandboxes as the local executor, in a scratch directory on that node. The task
 returns the result with the candidate's files as bytes, and this side writes
 them into the job's output directories, so no node needs the service's disk; a
@@ -146,6 +147,13 @@ class RayExecutor(Executor):
             ray.init(num_cpus=self.num_cpus, include_dashboard=False)
             self._started_ray = True
 
+    def _wants_gpu(self, device: str) -> bool:
+        """A GPU share for ``device``: always for cuda, for auto only on a cluster that
+        has GPUs (else the task would wait for one forever)."""
+        if device == "cpu" or self.gpus_per_candidate == 0:
+            return False
+        return device != "auto" or ray.cluster_resources().get("GPU", 0.0) > 0
+
     def shutdown(self) -> None:
         """Stop the local cluster this executor started (a joined one is left running)."""
         if self._started_ray and ray.is_initialized():
@@ -196,7 +204,7 @@ class RayExecutor(Executor):
                 return CandidateResult(
                     job.key, "failed", f"cannot send checkpoint {source}: {problem}", "executor"
                 )
-        gpus = self.gpus_per_candidate if job.train.device != "cpu" else 0.0
+        gpus = self.gpus_per_candidate if self._wants_gpu(job.train.device) else 0.0
         ref = _remote_candidate.options(
             num_cpus=self.cpus_per_candidate,
             num_gpus=gpus,

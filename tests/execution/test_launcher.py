@@ -179,3 +179,20 @@ return 0.0, {{}}
         assert seen["interfaces"] == ["lo"]
         assert seen["secret"] is False
         assert seen["root"] == "Read-only file system"
+
+
+def test_an_interpreter_path_through_dot_dot_keeps_the_strongest_level(tmp_path: Path) -> None:
+    """Started as ``../.venv/bin/python`` (as a benchmark in bench/ is), the service
+    must still find the kernel sandboxes: the sandbox may not hold the folder the
+    path climbs out of."""
+    import subprocess
+    import sys
+
+    # A relative path from a folder no sandbox holds: Python keeps its ".." parts.
+    climbing = os.path.relpath(Path(sys.executable).absolute(), tmp_path)
+    code = "from app.execution.isolation import strongest; print(strongest())"
+    done = subprocess.run(
+        [climbing, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == strongest()

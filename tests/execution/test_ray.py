@@ -187,3 +187,15 @@ def test_missing_checkpoint_fails_the_job_without_starting_it(
     [result] = cluster.run([job], on_event=lambda kind, data: events.append(kind))
     assert (result.status, result.error_kind) == ("failed", "executor")
     assert "cannot send checkpoint" in (result.error or "") and events == []
+
+
+def test_auto_device_on_a_cluster_without_gpus_asks_for_none(
+    tmp_path: Path, cluster: RayExecutor
+) -> None:
+    """A GPU share for device auto would leave the task waiting forever on CPU nodes."""
+    wants_gpus = RayExecutor(num_cpus=2, gpus_per_candidate=0.5)  # joins the running cluster
+    train, evaluation = pendulum_job(tmp_path, device="auto")
+    job = CandidateJob(f"auto-{tmp_path.name}", train, replace(evaluation, video=False))
+    [result] = wants_gpus.run([job])
+    assert result.status == "done", result.error
+    assert wants_gpus._wants_gpu("cuda") and not wants_gpus._wants_gpu("cpu")
