@@ -10,11 +10,18 @@ starts) unless --ray-address names an existing one.
 
 Scaling efficiency of N workers is (candidates/hour with N) / (N x candidates/hour
 with 1). Target: >= 0.9 per added core.
+
+A shared or virtual machine may not give N times the work on N cores (vCPUs on
+one physical core's hyper-threads, neighbours' load), so the bench also measures
+the machine's own ceiling side by side: the speed-up of plain env stepping in N
+processes over one, with no rewardforge code at all. Efficiency against that
+ceiling is the part of the scaling loss that is ours.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import tempfile
 import time
@@ -73,6 +80,35 @@ def candidates_per_hour(executor: Executor, batch: list[CandidateJob], root: Pat
     return len(results) / seconds * 3600.0
 
 
+def _step_env(env_id: str, steps: int) -> float:
+    """Seconds for ``steps`` random-action steps of one env (a child process's work)."""
+    import gymnasium as gym
+
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    start = time.perf_counter()
+    for _ in range(steps):
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            env.reset()
+    return time.perf_counter() - start
+
+
+def machine_ceiling(env_id: str, workers: int, steps: int = 200_000) -> float:
+    """Speed-up of ``workers`` processes stepping the env at once over one process."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers) as pool:
+        pool.starmap(_step_env, [(env_id, 1000)] * workers)  # imports and warm-up
+        start = time.perf_counter()
+        pool.starmap(_step_env, [(env_id, steps)])
+        one = time.perf_counter() - start
+        start = time.perf_counter()
+        pool.starmap(_step_env, [(env_id, steps)] * workers)
+        many = time.perf_counter() - start
+    return workers * one / many
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default="MountainCarContinuous-v0")
@@ -101,12 +137,22 @@ def main() -> None:
             name: candidates_per_hour(executor, batch, Path(tmp) / f"mode-{i}")
             for i, (name, executor) in enumerate(modes.items())
         }
+    ceiling = machine_ceiling(args.env, args.workers)
     base = rates["local, 1 worker"]
     print(f"{args.candidates} candidates of {args.timesteps} steps on {args.env}, each evaluated")
     print(f"{'mode':<22} {'candidates/hour':>16} {'speed-up':>9} {'efficiency':>11}")
     for name, rate in rates.items():
         width = 1 if name == "local, 1 worker" else args.workers
         print(f"{name:<22} {rate:>16.1f} {rate / base:>9.2f} {rate / (width * base):>11.2f}")
+    print(
+        f"machine ceiling: {args.workers} processes stepping {args.env} run "
+        f"{ceiling:.2f}x one (efficiency {ceiling / args.workers:.2f}); ours against it: "
+        + ", ".join(
+            f"{name} {rate / base / ceiling:.2f}"
+            for name, rate in rates.items()
+            if name != "local, 1 worker"
+        )
+    )
     if not args.no_ray:
         modes[f"ray, {args.workers} CPUs"].shutdown()  # type: ignore[attr-defined]
 
