@@ -185,6 +185,8 @@ def test_run_detail_reports_progress_and_best_candidate(api: Api) -> None:
         ({"card_spec": "os:getcwd"}, "card_spec", "entry point"),
         ({"feedback": "sometimes"}, "feedback", "'none' or 'wait'"),
         ({"budget": 3}, "budget", "Extra inputs are not permitted"),
+        ({"options": {"device": "tpu"}}, "device", "must be auto, cpu or cuda[:N], not 'tpu'"),
+        ({"options": {"reward_backend": "jax"}}, "reward_backend", "'numpy' or 'torch'"),
     ],
 )
 def test_invalid_run_is_refused_with_a_clear_422(

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from app.api.schemas.candidates import CandidateSummary
 from app.api.schemas.common import Page, PlainText
@@ -74,9 +82,9 @@ class TrainingOptions(BaseModel):
     n_envs: int | None = Field(None, ge=1, le=64, description="parallel envs per candidate")
     device: str | None = Field(
         None,
-        pattern=r"^(auto|cpu|cuda(:[0-9]{1,2})?)$",
-        description="torch device of the policy (and of torch rewards); null: auto, CUDA "
-        "where the sandbox sees a GPU",
+        max_length=8,
+        description="auto, cpu or cuda[:N]: torch device of the policy (and of torch "
+        "rewards); null: auto, CUDA where the sandbox sees a GPU",
     )
     reward_backend: Literal["numpy", "torch"] = Field(
         "numpy", description="what reward code computes with: numpy arrays or torch tensors"
@@ -90,6 +98,13 @@ class TrainingOptions(BaseModel):
         None, max_length=8, description="budget fractions of the rungs, ending at 1.0"
     )
     halving_keep: float | None = Field(None, gt=0, lt=1, description="fraction kept per cut")
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"auto|cpu|cuda(:[0-9]{1,2})?", value):
+            raise ValueError(f"device must be auto, cpu or cuda[:N], not {value!r}")
+        return value
 
 
 class RunCreate(BaseModel):
