@@ -20,6 +20,9 @@ RewardBackend = Literal["numpy", "torch"]
 """What candidate reward code computes with: numpy arrays on the CPU, or torch
 tensors on the device the policy trains on."""
 
+DEVICE_PATTERN = r"auto|cpu|cuda(:[0-9]{1,2})?"
+"""The devices a spec may name (checked in full by ``sandbox.device.resolve_device``)."""
+
 # Files a training worker leaves in output_dir.
 STATS_FILE = "stats.json"  # size-capped JSON statistics (see sandbox.stats)
 POLICY_FILE = "policy.pt"  # torch.save of {name: tensor}: policy state_dict + obs_rms

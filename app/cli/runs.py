@@ -25,6 +25,7 @@ from app.evolution.runner import make_context
 from app.worker.lease import LeaseKeeper, acquire_run
 from app.worker.loop import default_worker_id
 from envs import get_card
+from sandbox.spec import DEVICE_PATTERN
 
 
 def run(
@@ -184,7 +185,7 @@ def _new_run_fields(
         raise typer.BadParameter("--algorithm must be PPO or SAC")
     if reward_backend not in ("numpy", "torch"):
         raise typer.BadParameter("--reward-backend must be numpy or torch")
-    if device is not None and not re.fullmatch(r"auto|cpu|cuda(:[0-9]{1,2})?", device):
+    if device is not None and not re.fullmatch(DEVICE_PATTERN, device):
         raise typer.BadParameter(f"--device must be auto, cpu or cuda[:N], not {device!r}")
     options = {
         "algorithm": algorithm.upper() if algorithm else None,

@@ -123,6 +123,7 @@ class RayExecutor(Executor):
         self.heartbeat_timeout_s = heartbeat_timeout_s
         self.artifact_max_bytes = artifact_max_bytes
         self._started_ray = False
+        self._cluster_gpus: float | None = None  # read once, on the first GPU question
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RayExecutor:
@@ -152,7 +153,11 @@ class RayExecutor(Executor):
         has GPUs (else the task would wait for one forever)."""
         if device == "cpu" or self.gpus_per_candidate == 0:
             return False
-        return device != "auto" or ray.cluster_resources().get("GPU", 0.0) > 0
+        if device != "auto":
+            return True
+        if self._cluster_gpus is None:
+            self._cluster_gpus = float(ray.cluster_resources().get("GPU", 0.0))
+        return self._cluster_gpus > 0
 
     def shutdown(self) -> None:
         """Stop the local cluster this executor started (a joined one is left running)."""

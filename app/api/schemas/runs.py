@@ -18,6 +18,7 @@ from pydantic import (
 from app.api.schemas.candidates import CandidateSummary
 from app.api.schemas.common import Page, PlainText
 from app.api.schemas.usage import UsageTotals
+from sandbox.spec import DEVICE_PATTERN
 
 # Budgets one request may ask for; the per-run cap bounds the product, which is
 # what actually costs CPU hours.
@@ -102,7 +103,7 @@ class TrainingOptions(BaseModel):
     @field_validator("device")
     @classmethod
     def _known_device(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"auto|cpu|cuda(:[0-9]{1,2})?", value):
+        if value is not None and not re.fullmatch(DEVICE_PATTERN, value):
             raise ValueError(f"device must be auto, cpu or cuda[:N], not {value!r}")
         return value
 
