@@ -178,12 +178,15 @@ def update_run_results(
 
 
 def request_cancel(session: Session, *, run_id: str) -> Run:
-    """Ask for the run to stop. A queued run is cancelled at once; a finished one is left.
+    """Ask for the run to stop. A queued run is cancelled at once.
 
-    A running run gets ``cancel_requested``; its worker sees the flag and stops.
+    A running run gets ``cancel_requested``; its worker sees the flag and stops
+    (asking again changes nothing). A finished run raises ConflictError.
     """
     run = require_run(session, run_id=run_id)
-    if run.status in TERMINAL_RUN_STATUSES or run.cancel_requested:
+    if run.status in TERMINAL_RUN_STATUSES:
+        raise ConflictError(f"run {run_id} already {run.status}; there is nothing to cancel")
+    if run.cancel_requested:
         return run
     # Conditional, so a worker claiming the run at this moment cannot be overruled.
     cancelled_queued = affected_rows(
@@ -202,6 +205,8 @@ def request_cancel(session: Session, *, run_id: str) -> Run:
         )
         return run
     session.refresh(run)
+    if run.status in TERMINAL_RUN_STATUSES:  # it ended since we read it
+        raise ConflictError(f"run {run_id} already {run.status}; there is nothing to cancel")
     run.cancel_requested = True
     session.flush()
     add_event(session, run_id=run_id, kind="run.cancel_requested", data={"status": run.status})

@@ -104,6 +104,21 @@ def test_cancel_running_run_only_flags_it(api: Api) -> None:
     assert (cancelled["status"], cancelled["cancel_requested"]) == ("running", True)
 
 
+def test_cancel_of_a_finished_run_answers_409(api_any_db: Api) -> None:
+    run_id = _create(api_any_db)["id"]
+    with api_any_db.session_factory.begin() as session:
+        set_run_status(session, run_id=run_id, status="succeeded")
+    response = api_any_db.client.post(f"/api/runs/{run_id}/cancel", headers=AUTH)
+    assert response.status_code == 409
+    assert "already succeeded" in response.json()["detail"]
+    cancelled = api_any_db.client.post(
+        f"/api/runs/{_create(api_any_db)['id']}/cancel", headers=AUTH
+    )
+    assert cancelled.status_code == 200
+    again = api_any_db.client.post(f"/api/runs/{cancelled.json()['id']}/cancel", headers=AUTH)
+    assert again.status_code == 409 and "already cancelled" in again.json()["detail"]
+
+
 def test_resume_refuses_queued_and_succeeded_runs(api: Api) -> None:
     run_id = _create(api)["id"]
     response = api.client.post(f"/api/runs/{run_id}/resume", headers=AUTH)

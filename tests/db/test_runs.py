@@ -139,6 +139,17 @@ def test_cancel_of_a_running_run_asks_its_worker(session_factory: sessionmaker[S
         assert _kinds(session, run_id)[-1] == "run.cancel_requested"
 
 
+def test_cancel_of_a_finished_run_is_refused(session_factory: sessionmaker[Session]) -> None:
+    with session_factory.begin() as session:
+        run_id = new_run(session).id
+        set_run_status(session, run_id=run_id, status="succeeded")
+    with session_factory.begin() as session:
+        with pytest.raises(ConflictError, match="already succeeded; there is nothing to cancel"):
+            request_cancel(session, run_id=run_id)
+        run = get_run(session, run_id=run_id)
+        assert run is not None and (run.status, run.cancel_requested) == ("succeeded", False)
+
+
 def test_delete_takes_everything_the_run_owns(session_factory: sessionmaker[Session]) -> None:
     with session_factory.begin() as session:
         run_id = new_run(session).id

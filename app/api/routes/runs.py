@@ -73,7 +73,10 @@ def get(run_id: RunIdPath, session: SessionDep) -> RunDetail:
 
 @router.post("/{run_id}/cancel", dependencies=[RequireToken], responses=MUTATING_ERRORS)
 def cancel(run_id: RunIdPath, session: SessionDep) -> RunDetail:
-    """Stop the run: a queued run is cancelled at once, a running one within seconds."""
+    """Stop the run: a queued run is cancelled at once, a running one within seconds.
+
+    A run that has already finished (succeeded, failed or cancelled) answers 409.
+    """
     run = request_cancel(session, run_id=run_id)
     session.commit()
     return run_detail(session, run=run)
