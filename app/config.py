@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -60,6 +60,20 @@ class Settings(BaseSettings):
 
     api_token: str | None = Field(None, description="comma-separated accepted bearer tokens")
     lease_seconds: float = 30.0
+
+    @field_validator("api_token")
+    @classmethod
+    def _some_token_or_none(cls, value: str | None) -> str | None:
+        # "," would otherwise count as set (passing the bind guard) yet accept no token,
+        # which leaves every mutating route open.
+        if value is None or not value.strip():
+            return None
+        if not any(part.strip() for part in value.split(",")):
+            raise ValueError(
+                "REWARDFORGE_API_TOKEN holds only separators, no token: set one or more "
+                "comma-separated tokens, or leave it unset"
+            )
+        return value
 
     @property
     def resolved_database_url(self) -> str:

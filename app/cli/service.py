@@ -9,8 +9,9 @@ import threading
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.db.session import get_session_factory, upgrade_database
 
 
@@ -23,6 +24,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def load_settings() -> Settings:
+    """The settings from the environment and .env; a bad one ends the command saying why."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "REWARDFORGE_" + "_".join(str(part) for part in error["loc"]).upper()
+            message = str(error.get("ctx", {}).get("error") or error["msg"])
+            typer.echo(message if name in message else f"{name}: {message}", err=True)
+        raise typer.Exit(2) from None
+
+
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
@@ -33,7 +46,7 @@ def serve(
 
     from app.server import create_app
 
-    settings = get_settings()
+    settings = load_settings()
     if not is_loopback(host) and not settings.api_token:
         raise typer.BadParameter(
             f"refusing to listen on {host} without REWARDFORGE_API_TOKEN: anyone who can "
@@ -66,7 +79,7 @@ def worker(
     from app.worker.loop import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = get_settings()
+    settings = load_settings()
     url = settings.resolved_database_url
     upgrade_database(url)
     runner = Worker(settings, get_session_factory(url))
