@@ -14,7 +14,7 @@ card's fitness metric. Only this fitness selects candidates.
      "env_return": mean, "env_return_std": ...,
      "episode_fitness": [...], "episode_env_return": [...],
      "episode_length": [...], "episode_success": [...],
-     "video": "rollout.mp4" or null, "video_frames": 400}
+     "video": "rollout.mp4" or null, "video_frames": 200, "video_fps": 25.0}
 
 Non-finite numbers are written as null. On an error nothing is written and the
 process exits non-zero with the traceback on stderr.
@@ -31,15 +31,15 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from stable_baselines3.common.policies import BasePolicy
 
 from envs import get_card
 from envs.card import EnvCard, FitnessMetric, reduce_episode
+from sandbox.camera import Camera, EnvRenderCamera, MujocoCamera, is_mujoco, step_seconds
 from sandbox.device import resolve_device
 from sandbox.outputs import write_json
 from sandbox.policy_file import ObsNormalizer, build_policy, load_policy_file
 from sandbox.spec import EVAL_FILE, VIDEO_FILE, EvalSpec, read_spec
-from sandbox.video import VideoWriter
+from sandbox.video import Film, FilmPlan, VideoWriter
 
 VIDEO_WIDTH, VIDEO_HEIGHT = 320, 240
 
@@ -51,49 +51,54 @@ class Episode:
     length: int
 
 
-def make_env(spec: EvalSpec, card: EnvCard) -> gym.Env:
-    """One env; renderable when a video is wanted (small frames where the env allows)."""
+def make_env(spec: EvalSpec, card: EnvCard) -> tuple[gym.Env, Camera | None]:
+    """One env, and the camera that films it when a video is wanted."""
     kwargs = dict(card.make_kwargs)
+    env = gym.make(spec.env_id, **kwargs)
     if not spec.video:
-        return gym.make(spec.env_id, **kwargs)
-    kwargs["render_mode"] = "rgb_array"
-    try:  # MuJoCo envs render at the requested size; others take no such arguments
-        env = gym.make(spec.env_id, width=VIDEO_WIDTH, height=VIDEO_HEIGHT, **kwargs)
-    except TypeError:
-        return gym.make(spec.env_id, **kwargs)
-    model = getattr(env.unwrapped, "model", None)
-    if model is not None and hasattr(model, "vis"):
+        return env, None
+    if is_mujoco(env):
+        model = env.unwrapped.model  # type: ignore[attr-defined]
         # Without a GPU, shadows and reflections make each frame ~6x slower; the
-        # rollout video is a glance at the gait and does without them.
+        # rollout video is a look at the gait and does without them.
         model.vis.quality.shadowsize = 0
         model.mat_reflectance[:] = 0
-    return env
+        return env, MujocoCamera(env, VIDEO_WIDTH, VIDEO_HEIGHT)
+    env.close()
+    env = gym.make(spec.env_id, render_mode="rgb_array", **kwargs)
+    return env, EnvRenderCamera(env)
+
+
+def open_film(env: gym.Env, camera: Camera, spec: EvalSpec) -> Film:
+    """The film of one episode at the env's real time, written to the output folder."""
+    plan = FilmPlan.for_env(
+        step_seconds(env), max_steps=spec.video_max_steps, max_seconds=spec.video_max_seconds
+    )
+    return Film(camera.frame, VideoWriter(Path(spec.output_dir) / VIDEO_FILE, plan.fps), plan)
 
 
 def run_episode(
     env: gym.Env,
-    policy: BasePolicy,
-    normalize: Callable[[np.ndarray], np.ndarray],
+    act: Callable[[np.ndarray], np.ndarray],
     card: EnvCard,
     metric: FitnessMetric,
     seed: int,
-    video: VideoWriter | None = None,
-    max_frames: int = 0,
+    film: Film | None = None,
 ) -> Episode:
-    """One deterministic episode, scored by the metric on the single env's state."""
+    """One episode of ``act`` (observation -> action), scored by the metric on the env's state."""
     obs, _ = env.reset(seed=seed)
     values: list[float] = []
     env_return = 0.0
-    if video is not None:
-        video.append(env.render())  # type: ignore[arg-type]
+    if film is not None:
+        film.after_step(0)
     while True:
-        action, _ = policy.predict(normalize(obs[None]), deterministic=True)
-        obs, reward, terminated, truncated, info = env.step(action[0])
+        action = act(obs)
+        obs, reward, terminated, truncated, info = env.step(action)
         state = card.extract(obs[None], [info])
-        values.append(float(np.asarray(metric.step(state, action))[0]))
+        values.append(float(np.asarray(metric.step(state, action[None]))[0]))
         env_return += float(reward)
-        if video is not None and video.frames < max_frames:
-            video.append(env.render())  # type: ignore[arg-type]
+        if film is not None:
+            film.after_step(len(values))
         if terminated or truncated:
             break
     return Episode(reduce_episode(np.asarray(values), metric.reduce), env_return, len(values))
@@ -105,7 +110,7 @@ def evaluate(spec: EvalSpec) -> dict[str, Any]:
     card = get_card(spec.env_id, spec.card_spec)
     metric = card.metric(spec.fitness_metric)
     tensors = load_policy_file(spec.policy_path)
-    env = make_env(spec, card)
+    env, camera = make_env(spec, card)
     policy = build_policy(
         spec.algorithm,
         env.observation_space,
@@ -116,31 +121,24 @@ def evaluate(spec: EvalSpec) -> dict[str, Any]:
     )
     normalizer = ObsNormalizer.from_file(tensors)
     normalize = normalizer if normalizer is not None else _as_float32
-    video = None
-    if spec.video:
-        fps = float(env.metadata.get("render_fps") or 30)
-        video = VideoWriter(Path(spec.output_dir) / VIDEO_FILE, fps)
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        action, _ = policy.predict(normalize(obs[None]), deterministic=True)
+        return action[0]
+
+    film = open_film(env, camera, spec) if camera is not None else None
     episodes = []
     try:
         for i in range(spec.episodes):
-            filming = video if i == 0 else None
-            episodes.append(
-                run_episode(
-                    env,
-                    policy,
-                    normalize,
-                    card,
-                    metric,
-                    spec.seed + i,
-                    filming,
-                    spec.video_max_steps,
-                )
-            )
+            filming = film if i == 0 else None
+            episodes.append(run_episode(env, act, card, metric, spec.seed + i, filming))
     finally:
-        if video is not None:
-            video.close()
+        if film is not None:
+            film.close()
+        if camera is not None:
+            camera.close()
         env.close()
-    return summarise(episodes, metric, video)
+    return summarise(episodes, metric, film.writer if film is not None else None)
 
 
 def summarise(
@@ -168,6 +166,7 @@ def summarise(
         "episode_success": success,
         "video": VIDEO_FILE if video is not None and video.frames else None,
         "video_frames": video.frames if video is not None else 0,
+        "video_fps": video.fps if video is not None and video.frames else None,
     }
 
 

@@ -74,7 +74,8 @@ class EvalSpec:
     episodes: int = 5
     seed: int = 10_000
     video: bool = True
-    video_max_steps: int = 400
+    video_max_steps: int = 1000  # the first episode is filmed up to this many steps
+    video_max_seconds: float = 20.0  # ... or this much simulated time, whichever ends first
     device: str = "cpu"
 
     def to_json(self) -> str:

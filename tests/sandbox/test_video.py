@@ -1,0 +1,168 @@
+"""Rollout videos show the behaviour: the camera follows a running agent, and a
+video lasts as long as the steps it shows took in the simulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gymnasium as gym
+import imageio.v2 as imageio
+import mujoco
+import numpy as np
+import pytest
+
+from envs import get_card
+from sandbox.camera import MujocoCamera, step_seconds
+from sandbox.evaluate import make_env, open_film, run_episode
+from sandbox.spec import VIDEO_FILE, EvalSpec
+from sandbox.video import MAX_FPS, FilmPlan
+
+GEOM = int(mujoco.mjtObj.mjOBJ_GEOM)
+
+
+def trot(dt: float, frequency: float = 4.0, phase: float = 1.5):
+    """An open-loop HalfCheetah gait (back legs, then front legs a phase later):
+    it runs forward about 1.3 m/s, much further than a still camera's view."""
+    step = 0
+
+    def act(_obs: np.ndarray) -> np.ndarray:
+        nonlocal step
+        t = 2 * np.pi * frequency * step * dt
+        step += 1
+        back = np.sin(t + np.array([0.0, 0.5, 1.0]))
+        return np.concatenate([back, np.sin(t + phase + np.array([0.0, 0.5, 1.0]))]).astype(
+            np.float32
+        )
+
+    return act
+
+
+class TorsoLook:
+    """Where the torso is in a camera's view, from MuJoCo's segmentation rendering."""
+
+    def __init__(self, env: gym.Env, camera: mujoco.MjvCamera) -> None:
+        self.model = env.unwrapped.model  # type: ignore[attr-defined]
+        self.data = env.unwrapped.data  # type: ignore[attr-defined]
+        self.camera = camera
+        self.renderer = mujoco.Renderer(self.model, height=240, width=320)
+        self.renderer.enable_segmentation_rendering()
+        self.torso = [g for g in range(self.model.ngeom) if self.model.geom_bodyid[g] == 1]
+
+    def __call__(self) -> tuple[int, float]:
+        """(torso pixels, torso centre across the frame: 0 left edge, 1 right edge)."""
+        self.renderer.update_scene(self.data, camera=self.camera)
+        seg = self.renderer.render()
+        ys, xs = np.nonzero(np.isin(seg[..., 0], self.torso) & (seg[..., 1] == GEOM))
+        return len(xs), float(xs.mean() / seg.shape[1]) if len(xs) else float("nan")
+
+
+def _spec(env_id: str, out: Path, **changes: object) -> EvalSpec:
+    card = get_card(env_id)
+    return EvalSpec(
+        env_id=env_id,
+        fitness_metric=card.fitness_metrics[0].name,
+        policy_path=str(out / "unused.pt"),
+        output_dir=str(out),
+        **changes,  # type: ignore[arg-type]
+    )
+
+
+def _mp4(path: Path) -> tuple[float, int]:
+    """(frames per second the file declares, frames it holds)."""
+    reader = imageio.get_reader(path)
+    fps = float(reader.get_meta_data()["fps"])
+    frames = sum(1 for _ in reader)
+    reader.close()
+    return fps, frames
+
+
+@pytest.mark.parametrize(
+    ("env_id", "stride", "fps", "frames"),
+    [
+        ("Walker2d-v5", 5, 25.0, 200),  # dt 0.008: 1000 steps are 8 s, every 5th filmed
+        ("HalfCheetah-v5", 1, 20.0, 400),  # dt 0.05: 20 s are 400 steps
+        ("Humanoid-v5", 3, 200 / 9, 333),  # dt 0.015: 1000 steps are 15 s
+        ("CartPole-v1", 2, 25.0, 500),  # tau 0.02: 20 s are 1000 steps, every 2nd filmed
+        ("Pendulum-v1", 1, 20.0, 400),  # dt 0.05, though it declares render_fps 30
+    ],
+)
+def test_film_plan_plays_at_the_envs_real_time(
+    env_id: str, stride: int, fps: float, frames: int
+) -> None:
+    env = gym.make(env_id)
+    dt = step_seconds(env)
+    env.close()
+    plan = FilmPlan.for_env(dt, max_steps=1000, max_seconds=20.0)
+    assert (plan.stride, plan.max_frames) == (stride, frames)
+    assert plan.fps == pytest.approx(fps) and plan.fps <= MAX_FPS
+    assert plan.fps * plan.stride * dt == pytest.approx(1.0)  # one video second: one env second
+
+
+def test_camera_follows_a_running_cheetah_and_the_video_lasts_its_env_time(
+    tmp_path: Path,
+) -> None:
+    seconds = 10.0
+    spec = _spec("HalfCheetah-v5", tmp_path, video_max_seconds=seconds)
+    card = get_card(spec.env_id)
+    env, camera = make_env(spec, card)
+    assert isinstance(camera, MujocoCamera) and camera.tracking
+    film = open_film(env, camera, spec)
+    env.reset(seed=0)
+    still = mujoco.MjvCamera()  # what the old fixed camera saw: parked at the start
+    still.azimuth, still.elevation, still.distance = 90.0, -20.0, camera.camera.distance
+    still.lookat[:] = env.unwrapped.data.subtree_com[1]  # type: ignore[attr-defined]
+    tracked_view, still_view = TorsoLook(env, camera.camera), TorsoLook(env, still)
+    seen: list[tuple[tuple[int, float], tuple[int, float]]] = []
+    shoot = film.shoot
+
+    def shoot_and_look() -> np.ndarray:
+        frame = shoot()
+        seen.append((tracked_view(), still_view()))
+        return frame
+
+    film.shoot = shoot_and_look
+    try:
+        run_episode(env, trot(step_seconds(env)), card, card.metric(spec.fitness_metric), 0, film)
+        travelled = float(env.unwrapped.data.qpos[0])  # type: ignore[attr-defined]
+    finally:
+        film.close()
+        camera.close()
+        env.close()
+
+    assert travelled > 8.0  # metres: several widths of a still camera's view
+    assert len(seen) == 200
+    for (pixels, centre), _ in seen:
+        assert pixels > 100 and 0.25 < centre < 0.75
+    assert seen[-1][1][0] == 0  # the still camera lost the cheetah long before the end
+    fps, frames = _mp4(tmp_path / VIDEO_FILE)
+    assert (fps, frames) == (20.0, 200)
+    assert frames / fps == pytest.approx(seconds)
+
+
+def test_walker_video_is_not_played_at_125_frames_per_second(tmp_path: Path) -> None:
+    spec = _spec("Walker2d-v5", tmp_path)
+    card = get_card(spec.env_id)
+    env, camera = make_env(spec, card)
+    assert camera is not None
+    film = open_film(env, camera, spec)
+    rng = np.random.default_rng(0)
+    try:
+        episode = run_episode(
+            env,
+            lambda _obs: rng.uniform(-0.3, 0.3, size=6).astype(np.float32),
+            card,
+            card.metric(spec.fitness_metric),
+            0,
+            film,
+        )
+    finally:
+        film.close()
+        camera.close()
+        env.close()
+    fps, frames = _mp4(tmp_path / VIDEO_FILE)
+    assert fps == 25.0
+    assert episode.length < 995  # it falls: the whole episode is on film
+    filmed_steps = episode.length - episode.length % 5
+    assert frames == 1 + filmed_steps // 5
+    # The video lasts as long as the steps it shows took (0.008 s each), within a frame.
+    assert frames / fps == pytest.approx(filmed_steps * 0.008, abs=1 / fps + 1e-9)
