@@ -4,8 +4,8 @@ reward has passed its smoke test, so a broken reward never waits for torch).
 ``n_envs`` envs -> :class:`~sandbox.reward_wrapper.RewardWrapper` -> VecNormalize
 and an SB3 PPO or SAC model (or both loaded from ``resume_from`` to continue an
 earlier run); :class:`~sandbox.stats.TrainingStats` writes checkpoint statistics
-and the heartbeat; at the end the policy file (tensors only) and a checkpoint to
-resume from.
+and the heartbeat, trained to exactly the spec's env steps (:mod:`sandbox.budget`);
+at the end the policy file (tensors only) and a checkpoint to resume from.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from envs.card import EnvCard, FitnessMetric
 from envs.training import sb3_policy_kwargs
+from sandbox import budget
 from sandbox.device import resolve_device
 from sandbox.outputs import write_json
 from sandbox.policy_file import ALGORITHMS, save_policy_file
@@ -91,17 +92,20 @@ def save_checkpoint(directory: Path, model: BaseAlgorithm, stats: TrainingStats)
 
 
 def train(spec: TrainSpec, card: EnvCard, metric: FitnessMetric, reward_fn: RewardFn | None) -> int:
-    """Train to ``spec.timesteps`` env steps in all; returns the steps done."""
+    """Train to ``spec.timesteps`` env steps in all (see :mod:`sandbox.budget`); returns
+    the steps done."""
     torch.set_num_threads(1)
     out = Path(spec.output_dir)
     wrapper = make_env(spec, card, metric, reward_fn)
     model, resumed = make_model(spec, wrapper)
+    steps = budget.plan(spec.timesteps, model.num_timesteps, spec.n_envs)
     info = {
         "env_id": spec.env_id,
         "algorithm": spec.algorithm,
         "reward_source": spec.reward_source,
         "fitness_metric": metric.name,
         "fitness_reduce": metric.reduce,
+        "budget_note": steps.note,
     }
     stats = TrainingStats(
         wrapper,
@@ -111,11 +115,8 @@ def train(spec: TrainSpec, card: EnvCard, metric: FitnessMetric, reward_fn: Rewa
         info=info,
         resumed=resumed,
     )
-    model.learn(
-        total_timesteps=max(0, spec.timesteps - model.num_timesteps),
-        callback=stats,
-        reset_num_timesteps=not spec.resume_from,
-    )
+    budget.learn(model, steps, stats, fresh=not spec.resume_from)
+    stats.finish(model.num_timesteps)
     venv = model.get_vec_normalize_env()
     assert venv is not None
     save_policy_file(out / POLICY_FILE, model, venv)

@@ -31,8 +31,10 @@ not finite are ``null``)::
          "components": {"forward": {"mean": ..., "min": ..., "max": ...}, ...}},
         ...                                  # a checkpoint with no finished episode
       ],                                     # has only steps and episodes (0)
-      "truncated": false                     # true when components or checkpoints
-    }                                        # were dropped to fit MAX_BYTES
+      "truncated": false,                    # true when components or checkpoints
+                                             # were dropped to fit MAX_BYTES
+      "budget_note": null                    # why steps != timesteps (sandbox.budget)
+    }
 """
 
 from __future__ import annotations
@@ -138,8 +140,10 @@ class TrainingStats(BaseCallback):
         self._start_steps = 0
 
     def _on_training_start(self) -> None:
-        self._start_time = time.monotonic()
-        self._start_steps = self.num_timesteps
+        # learn() may be called more than once (sandbox.budget): time from the first.
+        if not self._start_time:
+            self._start_time = time.monotonic()
+            self._start_steps = self.num_timesteps
         self._next_checkpoint = (self.num_timesteps // self.every + 1) * self.every
         write_heartbeat(self.output_dir, self.num_timesteps)
 
@@ -156,7 +160,12 @@ class TrainingStats(BaseCallback):
             self.write()
         return True
 
-    def _on_training_end(self) -> None:
+    def finish(self, steps: int) -> None:
+        """After the last ``learn``, at ``steps`` env steps in all: the final checkpoint,
+        stats.json and the heartbeat."""
+        self.num_timesteps = steps
+        if not self._start_time:  # nothing was left to train (a resumed run at its budget)
+            self._start_time, self._start_steps = time.monotonic(), steps
         last = self.checkpoints[-1]["steps"] if self.checkpoints else -1
         if self.num_timesteps > last:
             self._checkpoint()

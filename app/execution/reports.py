@@ -23,6 +23,7 @@ EVAL_MAX_BYTES = 256 * 1024
 MAX_ERROR_CHARS = 8000
 MAX_EPISODES = 10_000
 MAX_NAME_CHARS = 64
+MAX_NOTE_CHARS = 500
 
 
 def _clip(limit: int) -> AfterValidator:
@@ -37,6 +38,7 @@ def _own_video(name: str) -> str:
 
 Error = Annotated[str, _clip(MAX_ERROR_CHARS)]
 Name = Annotated[str, _clip(MAX_NAME_CHARS)]
+Note = Annotated[str, _clip(MAX_NOTE_CHARS)]
 Number = float | None
 
 
@@ -90,6 +92,7 @@ class TrainStats(_Report):
     component_names: list[Name] = Field(default_factory=list, max_length=64)
     checkpoints: list[Checkpoint] = Field(default_factory=list, max_length=1000)
     truncated: bool = False
+    budget_note: Note | None = None  # why steps differs from timesteps
 
 
 class Evaluation(_Report):
