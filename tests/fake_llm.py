@@ -4,11 +4,16 @@ Each ``POST /v1/chat/completions`` takes the next behaviour from the script
 (the ``default`` one once it is empty): replies written the way models write,
 slow answers, HTTP errors, or garbage. Every request is recorded, so a test can
 read the prompt an iteration sent.
+
+A request with ``"stream": true`` is answered as the OpenAI API does: server-sent
+events, one ``chat.completion.chunk`` per word and choice, a last chunk with the
+usage when ``stream_options.include_usage`` asks for it, then ``data: [DONE]``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -27,6 +32,13 @@ class Reply:
     ``ignore_n`` returns one choice whatever ``n`` asks (as Ollama does);
     ``refuse_n`` answers 400 to ``n > 1`` (as llama.cpp does); ``delay_s`` waits
     before answering.
+
+    ``token_delay_s`` is the model's pace: each word takes that long to write,
+    so a streamed answer sends a chunk every ``token_delay_s`` and a whole one
+    arrives after all its words. ``stall_after`` stops a stream after that many
+    chunks and holds the connection open without a byte more (a hung model).
+    ``no_stream`` answers a streamed request with one JSON body (servers that
+    cannot stream); ``refuse_stream`` answers it 400.
     """
 
     texts: Sequence[str]
@@ -34,6 +46,10 @@ class Reply:
     refuse_n: bool = False
     delay_s: float = 0.0
     finish_reason: str = "stop"
+    token_delay_s: float = 0.0
+    stall_after: int | None = None
+    no_stream: bool = False
+    refuse_stream: bool = False
 
 
 @dataclass(frozen=True)
@@ -193,10 +209,75 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(200, self._completion(Reply(["too late"]), body))
         elif behaviour.refuse_n and int(body.get("n") or 1) > 1:
             self._error(400, "Only one completion choice is allowed")
+        elif body.get("stream") and behaviour.refuse_stream:
+            self._error(400, "Streaming is not supported")
         else:
             if behaviour.delay_s:
                 self.fake._stopping.wait(behaviour.delay_s)
-            self._json(200, self._completion(behaviour, body))
+            if body.get("stream") and not behaviour.no_stream:
+                self._stream(behaviour, body)
+                return
+            completion = self._completion(behaviour, body)
+            if self._generate(behaviour, completion):
+                self._json(200, completion)
+
+    def _generate(self, reply: Reply, completion: dict[str, Any]) -> bool:
+        """Take as long as writing the longest choice takes; False if it never ends."""
+        if reply.stall_after is not None:
+            self.fake._stopping.wait()  # a hung model never finishes a whole answer
+            return False
+        words = max(len(_words(c["message"]["content"])) for c in completion["choices"])
+        return not (reply.token_delay_s and self.fake._stopping.wait(reply.token_delay_s * words))
+
+    def _stream(self, reply: Reply, body: dict[str, Any]) -> None:
+        """The completion as server-sent events, a word per chunk, choices interleaved."""
+        whole = self._completion(reply, body)
+        texts = [_words(c["message"]["content"]) for c in whole["choices"]]
+        base = {k: whole[k] for k in ("id", "created", "model")}
+        base["object"] = "chat.completion.chunk"
+
+        def chunk(choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+            return {**base, "choices": choices, **extra}
+
+        def choice(index: int, delta: dict[str, str], finish: str | None = None) -> dict[str, Any]:
+            return {"index": index, "delta": delta, "finish_reason": finish, "logprobs": None}
+
+        events = [
+            chunk([choice(i, {"role": "assistant", "content": ""})]) for i in range(len(texts))
+        ]
+        for step in range(max(len(words) for words in texts) + 1):
+            for index, words in enumerate(texts):
+                if step < len(words):
+                    events.append(chunk([choice(index, {"content": words[step]})]))
+                elif step == len(words):
+                    events.append(chunk([choice(index, {}, reply.finish_reason)]))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            events.append(chunk([], usage=whole["usage"]))
+        self._send_events(reply, events)
+
+    def _send_events(self, reply: Reply, events: list[dict[str, Any]]) -> None:
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for sent, event in enumerate(events):
+                if reply.stall_after is not None and sent >= reply.stall_after:
+                    self.close_connection = True
+                    self.fake._stopping.wait()  # hung: not a byte more, connection open
+                    return
+                if reply.token_delay_s and self.fake._stopping.wait(reply.token_delay_s):
+                    return
+                self._chunk(f"data: {json.dumps(event)}\n\n".encode())
+            self._chunk(b"data: [DONE]\n\n")
+            self._chunk(b"")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up on the stream
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
 
     def _completion(self, reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
         n = 1 if reply.ignore_n else max(1, int(body.get("n") or 1))
@@ -246,6 +327,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test): nothing left to answer
+
+
+def _words(text: str) -> list[str]:
+    """``text`` in the pieces a model streams: each word with the space after it."""
+    return re.findall(r"\s*\S+\s*", text) or ([text] if text else [])
 
 
 def good_reward_response(card: EnvCard, metric: FitnessMetric | None = None) -> str:

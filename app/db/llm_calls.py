@@ -1,7 +1,9 @@
-"""The store of LLM calls: every request with its tokens, latency and cost.
+"""The store of LLM calls: every request with its tokens, latency, cost and tries.
 
-An identical request (same hash) is answered from an earlier successful call,
-in any run, so a resumed run or a repeated experiment costs nothing.
+Stored answers belong to a run, an iteration and a sample: a request made again
+for the same run, iteration and first sample (same hash) is answered from the
+earlier successful call, so a resumed run costs nothing, while a later
+iteration or another run is always asked anew.
 """
 
 from __future__ import annotations
@@ -29,15 +31,19 @@ class CallRecord(Protocol):
     cost_usd: float
     cached: bool
     error: str | None
+    # Optional: ``sample`` (the first sample it answers, default 0) and ``attempts``
+    # (every try with its latency and cause, default none), read with getattr.
 
 
 def record_llm_call(
     session: Session, *, call: CallRecord, run_id: str | None, iteration_index: int | None
 ) -> LLMCall:
     """Store one call (and log ``llm.call`` on its run, if it has one)."""
+    attempts = list(getattr(call, "attempts", None) or [])
     row = LLMCall(
         run_id=run_id,
         iteration_index=iteration_index,
+        sample_index=getattr(call, "sample", 0),
         request_hash=call.request_hash,
         model=call.model,
         request=dict(call.request),
@@ -48,6 +54,7 @@ def record_llm_call(
         cost_usd=call.cost_usd,
         cached=call.cached,
         error=call.error,
+        attempts=attempts,
     )
     session.add(row)
     session.flush()
@@ -59,6 +66,7 @@ def record_llm_call(
             data={
                 "id": row.id,
                 "iteration": iteration_index,
+                "sample": row.sample_index,
                 "model": row.model,
                 "responses": len(row.responses),
                 "prompt_tokens": row.prompt_tokens,
@@ -67,16 +75,32 @@ def record_llm_call(
                 "latency_s": row.latency_s,
                 "cached": row.cached,
                 "error": row.error,
+                "retries": [a.get("cause") for a in attempts if a.get("cause")],
             },
         )
     return row
 
 
-def stored_responses(session: Session, *, request_hash: str) -> list[str] | None:
-    """The responses of the first successful call with this hash, in any run."""
+def stored_responses(
+    session: Session,
+    *,
+    request_hash: str,
+    run_id: str | None,
+    iteration_index: int,
+    sample_index: int,
+) -> list[str] | None:
+    """The responses of the first successful call with this hash made for this
+    run's iteration and sample (``run_id`` None: calls made outside any run)."""
+    run = LLMCall.run_id.is_(None) if run_id is None else LLMCall.run_id == run_id
     query = (
         select(LLMCall.responses)
-        .where(LLMCall.request_hash == request_hash, LLMCall.error.is_(None))
+        .where(
+            run,
+            LLMCall.iteration_index == iteration_index,
+            LLMCall.sample_index == sample_index,
+            LLMCall.request_hash == request_hash,
+            LLMCall.error.is_(None),
+        )
         .order_by(LLMCall.id)
         .limit(1)
     )
@@ -102,10 +126,17 @@ class DbCallStore:
         self.run_id = run_id
         self.iteration_index = iteration_index
 
-    def lookup(self, request_hash: str) -> list[str] | None:
-        """The stored responses to an identical earlier request, or None."""
+    def lookup(self, request_hash: str, *, iteration: int, sample: int) -> list[str] | None:
+        """The stored responses to this request made earlier for this run's
+        ``iteration`` and first ``sample``, or None."""
         with session_scope(self.session_factory) as session:
-            return stored_responses(session, request_hash=request_hash)
+            return stored_responses(
+                session,
+                request_hash=request_hash,
+                run_id=self.run_id,
+                iteration_index=iteration,
+                sample_index=sample,
+            )
 
     def record(self, call: CallRecord) -> int:
         """Store ``call`` under this store's run and iteration; returns its row id."""

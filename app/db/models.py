@@ -167,6 +167,7 @@ class LLMCall(Base):
         ForeignKey("runs.id", ondelete="CASCADE"), index=True
     )
     iteration_index: Mapped[int | None] = mapped_column(Integer)
+    sample_index: Mapped[int | None] = mapped_column(Integer)  # the first sample it answers
     request_hash: Mapped[str] = mapped_column(String(64), index=True)
     model: Mapped[str] = mapped_column(String(128))
     request: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -177,6 +178,8 @@ class LLMCall(Base):
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     cached: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text)
+    # Every try: latency, and for a failed one its cause (app.llm.transport.Attempt).
+    attempts: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -1,9 +1,11 @@
-"""Where LLM calls are kept: every request, its answers, tokens, latency and cost.
+"""Where LLM calls are kept: every request, its answers, tokens, latency, cost and tries.
 
-The client asks the store before the network, so an identical request (same
-model, messages, n, temperature, seed) is answered from the earlier call and a
-resumed run costs nothing. The service implements ``CallStore`` on its database;
-``InMemoryCallStore`` serves tests and one-off use.
+Stored answers belong to a run, an iteration and a sample. The client asks the
+store before the network, so a request made again for the same iteration and
+sample (same model, messages, n, temperature, seed and endpoint) is answered
+from the earlier call and a resumed run costs nothing; another iteration or
+another run is always asked anew. The service implements ``CallStore`` on its
+database (one store per run); ``InMemoryCallStore`` serves tests and one-off use.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ class LLMCallRecord:
     ``request`` holds model, messages, n, temperature and seed, never the API key.
     ``responses`` holds one text per returned choice ("" for an empty one).
     ``cached`` marks a call answered from the store (no tokens, no cost).
+    ``sample`` is the index of the first sample the call answers (it asked for
+    ``n`` from there). ``attempts`` lists every try, with its latency and, for a
+    try that failed, its cause (see ``app.llm.transport.Attempt``).
     """
 
     request_hash: str
@@ -35,13 +40,16 @@ class LLMCallRecord:
     cached: bool = False
     error: str | None = None
     iteration: int | None = None
+    sample: int = 0
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
 
 class CallStore(Protocol):
     """Durable memory of LLM calls. Called from one thread only."""
 
-    def lookup(self, request_hash: str) -> list[str] | None:
-        """The responses of an earlier successful call with this hash, or None."""
+    def lookup(self, request_hash: str, *, iteration: int, sample: int) -> list[str] | None:
+        """The responses of an earlier successful call with this hash made for the
+        same iteration and first sample (of this store's run), or None."""
         ...
 
     def record(self, call: LLMCallRecord) -> object:
@@ -56,10 +64,11 @@ class InMemoryCallStore:
     def __init__(self) -> None:
         self.calls: list[LLMCallRecord] = []
 
-    def lookup(self, request_hash: str) -> list[str] | None:
-        """The latest successful responses recorded for ``request_hash``."""
-        for call in reversed(self.calls):
-            if call.request_hash == request_hash and call.error is None and call.responses:
+    def lookup(self, request_hash: str, *, iteration: int, sample: int) -> list[str] | None:
+        """The first successful responses recorded for this request, iteration and sample."""
+        for call in self.calls:
+            key = (call.request_hash, call.iteration, call.sample)
+            if key == (request_hash, iteration, sample) and call.error is None and call.responses:
                 return list(call.responses)
         return None
 
@@ -73,7 +82,8 @@ def request_hash(request: Mapping[str, Any], endpoint: str | None = None) -> str
     endpoint it went to: two servers may serve different models under one name.
 
     The provider's default endpoint (``None``) adds nothing, so its hashes match
-    those stored before endpoints were part of the key.
+    those stored before endpoints were part of the key. The iteration and sample
+    are not hashed: the store matches them itself.
     """
     keys = ("model", "messages", "n", "temperature", "seed")
     key = {k: request.get(k) for k in keys}

@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from app.llm.call_store import InMemoryCallStore
-from app.llm.client import LLMClient
+from app.llm.client import LLMClient, sample_seed
 from app.llm.extract import extract_code
 from app.llm.prompting import Reflection, build_messages
 from envs import get_card
@@ -42,7 +42,8 @@ def test_n_samples_come_from_one_request_when_the_server_honours_n(fake_llm: Fak
     responses = client_for(fake_llm).propose(messages=MESSAGES, n=3, iteration=0, seed=7)
     assert [r.text for r in responses] == ["a", "b", "c"]
     [request] = fake_llm.chat_requests
-    assert request["n"] == 3 and request["seed"] == 7 and request["messages"] == MESSAGES
+    assert request["n"] == 3 and request["messages"] == MESSAGES
+    assert request["seed"] == sample_seed(7, iteration=0, sample=0)
     assert request["model"] == "fake-model"
 
 
@@ -54,7 +55,8 @@ def test_missing_samples_are_asked_for_concurrently_when_n_is_ignored(fake_llm: 
     assert texts[0] == "sample 0" and sorted(texts[1:]) == ["sample 1", "sample 2", "sample 3"]
     first, *fills = fake_llm.chat_requests
     assert first["n"] == 4
-    assert sorted((r["n"], r["seed"]) for r in fills) == [(1, 11), (1, 12), (1, 13)]
+    seeds = sorted(sample_seed(10, iteration=0, sample=k) for k in (1, 2, 3))
+    assert [r["n"] for r in fills] == [1, 1, 1] and sorted(r["seed"] for r in fills) == seeds
     assert fake_llm.max_in_flight >= 2  # the fills overlapped: they were sent concurrently
 
 
@@ -95,7 +97,8 @@ def test_timeout_becomes_an_error_response(fake_llm: FakeLLMServer):
     client = client_for(fake_llm, timeout_s=0.5, max_retries=1)
     started = time.monotonic()
     [response] = client.propose(messages=MESSAGES, n=1, iteration=0, seed=0)
-    assert response.text is None and "timed out (0.5 s) after 1 retries" in (response.error or "")
+    error = response.error or ""
+    assert response.text is None and "timed out (0.5 s without data) after 1 retries" in error
     assert len(fake_llm.chat_requests) == 2 and time.monotonic() - started < 5
 
 
