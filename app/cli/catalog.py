@@ -61,7 +61,7 @@ def envs(
         _print_card(console, cards[0])
         return
     table = Table(title="rewardforge environments")
-    table.add_column("env id", style="bold")
+    table.add_column("env id", style="bold", no_wrap=True)  # copied into `run --env`
     table.add_column("description", max_width=60)
     table.add_column("fitness metrics (first = default)")
     for card in cards:
@@ -74,13 +74,15 @@ def _print_card(console: Console, card: EnvCard) -> None:
     console.print(f"[bold]{card.env_id}[/bold]\n{card.description}\n")
     console.print(f"[bold]Actions[/bold]: {card.action_description}\n")
     table = Table(title="state variables")
-    for column in ("name", "shape", "unit", "meaning"):
+    table.add_column("name", no_wrap=True)  # what reward code reads: never cut
+    for column in ("shape", "unit", "meaning"):
         table.add_column(column)
     for var in card.state_vars:
         table.add_row(var.name, str(var.shape), var.unit, var.description)
     console.print(table)
     metrics = Table(title="fitness metrics")
-    for column in ("name", "success when", "meaning"):
+    metrics.add_column("name", no_wrap=True)
+    for column in ("success when", "meaning"):
         metrics.add_column(column)
     for m in card.fitness_metrics:
         op = ">=" if m.higher_is_better else "<="

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -14,6 +15,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
 
 class RunProgress:
@@ -63,7 +65,7 @@ class RunProgress:
                 description="final retraining",
             )
         elif kind == "llm.request":
-            self.console.log(f"asking for {data['samples']} reward functions")
+            self.say(f"asking for {data['samples']} reward functions")
         elif kind in ("candidate.started", "candidate.heartbeat"):
             self._steps(data)
         elif kind == "candidate.result":
@@ -73,7 +75,7 @@ class RunProgress:
                 self.bars.remove_task(bar)
             self._log_result(data)
         elif kind == "feedback.waiting":
-            self.console.log(f"waiting for feedback on iteration {data['iteration'] + 1}")
+            self.say(f"waiting for feedback on iteration {data['iteration'] + 1}")
 
     def _steps(self, data: dict[str, Any]) -> None:
         key = data.get("key") or data.get("id")
@@ -84,9 +86,29 @@ class RunProgress:
         if "steps" in data:
             self.bars.update(self.steps[key], completed=data["steps"])
 
+    def say(self, message: str) -> None:
+        """One timestamped line above the bars. Plain text: an error quoting
+        ``[brackets]`` is shown as written, not read as markup; and no
+        ``progress.py:66`` source tag, which tells a user nothing."""
+        stamp = Text(f"[{datetime.now():%H:%M:%S}] ", style="log.time")
+        self.console.print(stamp + Text(message))
+
     def _log_result(self, data: dict[str, Any]) -> None:
-        if data.get("status") == "done":
-            self.console.log(f"{data['id']}: fitness {data['fitness']:.4g}")
-        else:
-            error = (data.get("error") or "").splitlines()[:1]
-            self.console.log(f"{data['id']}: {data.get('status')} {error[0] if error else ''}")
+        self.say(f"{data['id']}: {result_line(data)}")
+
+
+def result_line(data: dict[str, Any]) -> str:
+    """What became of a candidate, in one line: its fitness, or why it has none.
+
+    An error that already starts with the status ("stopped by successive halving
+    after ...") is not prefixed with the status a second time.
+    """
+    status = str(data.get("status") or "")
+    if status == "done":
+        fitness = data.get("fitness")
+        return "fitness –" if fitness is None else f"fitness {fitness:.4g}"
+    lines = (data.get("error") or "").strip().splitlines()
+    first = lines[0].strip() if lines else ""
+    if not first:
+        return status
+    return first if first.lower().startswith(status.lower()) else f"{status}: {first}"

@@ -1,11 +1,13 @@
-"""The end-of-run table and the ``--json`` summary."""
+"""The CLI's tables (the runs list, the end-of-run table) and the ``--json`` summary."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -57,6 +59,70 @@ def run_summary(session: Session, run: Run, *, detailed: bool = False) -> dict[s
     return summary
 
 
+def runs_table(runs: Sequence[Run], *, width: int = 80) -> RenderableType:
+    """The runs, one row each, laid out for a terminal ``width`` columns wide.
+
+    Ids are never cut or wrapped: they are what a user copies into ``show`` and
+    ``export``. When room is short the creation time drops its year and the env
+    id and status fold; the task takes what is left, cut with an ellipsis
+    (``show`` prints it whole). Below ~76 columns each run gets its own lines.
+    """
+    rows: list[list[Any]] = [
+        [
+            r.id,
+            r.status.replace("_", " "),
+            r.env_id,
+            "" if r.best_fitness is None else f"{r.best_fitness:.4g}",
+            r.created_at,
+            " ".join(r.task.split()),
+        ]
+        for r in runs
+    ]
+    size = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(_HEADERS[:4])]
+    size.append(16)  # "%Y-%m-%d %H:%M"
+
+    def room() -> int:  # what the task would get
+        return width - sum(size) - _GAP * (len(_HEADERS) - 1)
+
+    if room() < _MIN_TASK:  # the year goes, then status and env id fold
+        size[4] = 11
+    for column in (1, 2):
+        if room() < _MIN_TASK:
+            size[column] = max(min(size[column], _MIN_FOLD), size[column] - _MIN_TASK + room())
+    if room() < _MIN_TASK:
+        return Group(*(_run_lines(row) for row in rows))
+    stamp = "%Y-%m-%d %H:%M" if size[4] == 16 else "%m-%d %H:%M"
+    table = Table(title="runs", box=None, padding=(0, 1), pad_edge=False, show_edge=False)
+    for header, column in zip(_HEADERS[:4], size[:4], strict=True):
+        fold = header in ("status", "env")
+        table.add_column(
+            header,
+            width=column,
+            no_wrap=not fold,
+            overflow="fold" if fold else "ellipsis",
+            justify="right" if header == "best" else "left",
+        )
+    table.add_column("created", no_wrap=True, width=size[4])
+    table.add_column("task", no_wrap=True, overflow="ellipsis", width=room())
+    for row in rows:
+        table.add_row(*row[:4], f"{row[4]:{stamp}}", row[5])
+    return table
+
+
+def _run_lines(row: list[Any]) -> Text:
+    run_id, status, env_id, best, created, task = row
+    best = f"  best {best}" if best else ""
+    return Text.assemble(
+        (run_id, "bold"), f"  {status}  {env_id}{best}  {created:%Y-%m-%d %H:%M}\n  {task}"
+    )
+
+
+_HEADERS = ("id", "status", "env", "best", "created", "task")
+_GAP = 2  # the padding between two columns
+_MIN_TASK = 12
+_MIN_FOLD = 10  # status and env id fold to this width when room is short
+
+
 def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.4g}"
 
@@ -88,10 +154,8 @@ def print_run(
         for c in search:
             if c.error:
                 first = c.error.strip().splitlines()[0][:160]
-                console.print(
-                    f"  [red]{c.id}[/red] it{c.iteration_index + 1}#{c.sample_index} "
-                    f"{c.error_kind}: {first}"
-                )
+                where = f" it{c.iteration_index + 1}#{c.sample_index} {c.error_kind}: "
+                console.print(Text.assemble("  ", (c.id, "red"), where, first))
     if run.final:
         _print_final(console, run)
     if run.error:

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from app.cli.progress import RunProgress
-from app.cli.report import print_run, run_summary
+from app.cli.report import print_run, run_summary, runs_table
 from app.config import get_settings
 from app.db.models import Run
 from app.db.repository import create_run, get_run, release_lease
@@ -252,21 +252,13 @@ def list_runs(
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
 ) -> None:
     """List recent runs."""
-    from rich.table import Table
-
     settings = get_settings()
     session_factory = get_session_factory(settings.resolved_database_url)
-    table = Table(title="runs")
-    for column in ("id", "status", "env", "task", "best fitness", "created"):
-        table.add_column(column)
+    console = Console()
     with session_factory() as session:
         items, _ = query_runs(session, status=status, limit=limit, offset=0)
-        for r in items:
-            best = "" if r.best_fitness is None else f"{r.best_fitness:.4g}"
-            table.add_row(
-                r.id, r.status, r.env_id, r.task[:50], best, f"{r.created_at:%Y-%m-%d %H:%M}"
-            )
-    Console().print(table)
+        table = runs_table(items, width=console.width)
+    console.print(table)
 
 
 def export(
