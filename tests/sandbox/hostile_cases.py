@@ -14,6 +14,7 @@ the suite then checks that nothing they got was worth having.
 
 from __future__ import annotations
 
+import os
 import textwrap
 from dataclasses import dataclass
 
@@ -23,6 +24,13 @@ SHELL = (
     "cat $DB $DOTENV > loot_shell.txt 2>&1; env >> loot_shell.txt; "
     "ls $OTHER >> loot_shell.txt 2>&1; echo pwned > $OUTSIDE/shell_$TAG; sleep 313 &"
 )
+
+# Where the numpy route looks for the C library (any folder holding libc.so.6).
+LIBC = next(
+    (d for d in ("/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/lib64", "/usr/lib")
+     if os.path.exists(os.path.join(d, "libc.so.6"))),
+    "/lib",
+)  # fmt: skip
 
 HONEST_BODY = """
     upright = state["uprightness"]
@@ -92,6 +100,10 @@ SHELL_ROUTES = [
          "json, ctypes", f"SHELL = {SHELL!r}"), True, PROBED, "probe done", ALL),
     Case("importlib", probe('grab("rc", lambda: importlib.import_module("os").system(SHELL))',
          "json, importlib", f"SHELL = {SHELL!r}"), True, PROBED, "probe done", ALL),
+    Case("numpy_ctypeslib", probe(
+        'grab("rc", lambda: np.ctypeslib.load_library("libc.so.6", LIBC).system(SHELL.encode()))',
+        "json, numpy as np", f"SHELL = {SHELL!r}\nLIBC = {LIBC!r}"), True, PROBED, "probe done",
+        ALL),
     Case("subclasses", probe(
         """
         wrap = [c for c in ().__class__.__base__.__subclasses__() if c.__name__ == "_wrap_close"]

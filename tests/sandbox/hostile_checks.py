@@ -213,6 +213,7 @@ CHECKS: dict[str, Callable[[Outcome, Any], None]] = {
     "subprocess": shell_ran,
     "ctypes": shell_ran,
     "importlib": shell_ran,
+    "numpy_ctypeslib": shell_ran,
     "subclasses": shell_ran,
     "read_shadow": shadow_unread,
     "read_database": all_refused("db", "sql"),
