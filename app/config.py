@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     llm_temperature: float = 1.0
     llm_price_in_per_mtok: float = 0.0  # USD per million prompt tokens, for the cost column
     llm_price_out_per_mtok: float = 0.0
+    llm_allowed_base_urls: str | None = Field(
+        None,
+        description="comma-separated LLM endpoints a run may name besides REWARDFORGE_LLM_BASE_URL "
+        "(scheme://host[:port][/path]; port * takes any port; no path takes any path)",
+    )
 
     executor: Literal["local", "ray"] = "local"
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1)
@@ -57,8 +62,23 @@ class Settings(BaseSettings):
         512, ge=32, description="processes and threads per sandbox (pids cgroup or RLIMIT_NPROC)"
     )
     heartbeat_timeout_s: float = 120.0
+    sandbox_nice: int = Field(
+        10, ge=0, le=19, description="CPU niceness of sandboxes: the API and workers come first"
+    )
 
     api_token: str | None = Field(None, description="comma-separated accepted bearer tokens")
+    allowed_hosts: str | None = Field(
+        None,
+        description="comma-separated Host names the server answers besides localhost, "
+        "127.0.0.1 and [::1] (name or name:port; * answers any Host)",
+    )
+    db_pool_size: int = Field(20, ge=1, description="database connections the API keeps open")
+    db_max_overflow: int = Field(
+        20, ge=0, description="connections the API may open beyond db_pool_size under load"
+    )
+    db_pool_timeout_s: float = Field(
+        30.0, gt=0, description="how long a request waits for a free connection before a 503"
+    )
     lease_seconds: float = 30.0
 
     @field_validator("api_token")

@@ -10,16 +10,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
+import anyio
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from app.api.body_limit import DEFAULT_MAX_BODY_BYTES, BodySizeLimitMiddleware
 from app.api.deps import token_hashes
 from app.api.errors import install_error_handlers
+from app.api.event_stream import EventHub
 from app.api.readiness import migration_head
 from app.api.router import api_router
+from app.api.same_origin import SameOriginMiddleware, allowed_hosts
 from app.config import Settings, get_settings
-from app.db.session import make_engine, make_session_factory
+from app.db.session import make_engine, make_session_factory, pool_options
 from app.web.routes import mount_web
 
 API_PREFIX = "/api"
@@ -27,6 +30,10 @@ DESCRIPTION = """\
 rewardforge turns a sentence into a reward function: an LLM writes candidate
 reward code, each candidate trains a policy in a sandbox, a trusted evaluator
 scores it, and the best candidates and your feedback go into the next round.
+
+The server answers only to loopback host names and those in
+`REWARDFORGE_ALLOWED_HOSTS`; it refuses changes coming from other sites'
+pages (`Origin`/`Referer`) and request bodies that are not JSON.
 
 Mutating routes need `Authorization: Bearer <token>` when the server has
 `REWARDFORGE_API_TOKEN` set. LLM API keys are configured on the server
@@ -66,11 +73,15 @@ def create_app(
     """
     settings = settings or get_settings()
     url = settings.resolved_database_url
-    engine = make_engine(url)
+    engine = make_engine(url, **pool_options(settings, url))
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The event streams' pollers live as long as the app.
+        async with anyio.create_task_group() as tasks:
+            app.state.event_hub = EventHub(app.state.session_factory, tasks)
+            yield
+            tasks.cancel_scope.cancel()
         engine.dispose()
 
     app = FastAPI(
@@ -91,6 +102,7 @@ def create_app(
     app.state.migration_head = migration_head(url)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(SameOriginMiddleware, allowed=allowed_hosts(settings.allowed_hosts))
     app.include_router(api_router, prefix=API_PREFIX)
     mount_web(app)  # the dashboard: pages at /, its files at /static
     return app

@@ -1,22 +1,39 @@
-"""Follow a run's event log: poll the database, yield new events, stop when the run ends."""
+"""Follow a run's event log: one poller per followed run, shared by all its streams.
+
+An open stream holds no database connection while it waits. For each run that
+somebody follows, one task reads the new events every ``POLL_SECONDS`` (one
+short session in a worker thread), keeps the latest ``KEEP`` in memory and
+wakes the streams; 200 streams on one run cost one query per poll, not 200.
+The poller starts at the run's newest event; a stream that starts before the
+events in memory reads that backlog itself, in batches, then joins. The poller
+stops when the run ends or its last stream closes.
+"""
 
 from __future__ import annotations
 
+import bisect
+import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import anyio
+from anyio.abc import TaskGroup
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from app.api.queries import run_status
+from app.api.queries import last_event_id, run_status
 from app.db.repository import events_after
 from app.db.states import TERMINAL_RUN_STATUSES
 
 POLL_SECONDS = 0.5
 BATCH = 200
+KEEP = 2000  # events a feed keeps for streams that join late or fall behind
+RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)  # pauses after failed polls (the database is down)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -29,9 +46,10 @@ class StreamedEvent:
     created_at: datetime
 
 
-def _poll(
+def _read(
     session_factory: sessionmaker[Session], run_id: str, after_id: int
 ) -> tuple[list[StreamedEvent], bool]:
+    """Up to BATCH events after ``after_id``, and whether the run had ended before them."""
     with session_factory() as session:
         # The status is read first: events committed before it turned terminal
         # are all visible to the query after it.
@@ -41,26 +59,133 @@ def _poll(
     return events, status is None or status in TERMINAL_RUN_STATUSES
 
 
-async def follow_events(
-    session_factory: sessionmaker[Session],
-    *,
-    run_id: str,
-    after_id: int = 0,
-    poll_seconds: float = POLL_SECONDS,
-) -> AsyncIterator[StreamedEvent]:
-    """Yield the run's events after ``after_id`` as they are committed.
+def _head(session_factory: sessionmaker[Session], run_id: str) -> int:
+    with session_factory() as session:
+        return last_event_id(session, run_id=run_id)
 
-    Ends once the run is finished (or deleted) and every event is out. The
-    database is read in a worker thread, so a slow query never stalls the
-    event loop.
-    """
-    while True:
-        events, finished = await run_in_threadpool(_poll, session_factory, run_id, after_id)
-        for event in events:
-            yield event
-            after_id = event.id
-        if len(events) == BATCH:
-            continue
-        if finished:
-            return
-        await anyio.sleep(poll_seconds)
+
+class RunFeed:
+    """What one poller has read of one run: every event with id above ``floor``
+    (None until the poller has read where the run's log ends)."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.floor: int | None = None
+        self.events: list[StreamedEvent] = []
+        self.finished = False
+        self.streams = 0
+        self.changed = anyio.Event()
+        self.cancel = anyio.CancelScope()
+
+    def after(self, after_id: int) -> list[StreamedEvent]:
+        """The events in memory with id above ``after_id`` (which is at least ``floor``)."""
+        start = bisect.bisect_right(self.events, after_id, key=lambda event: event.id)
+        return self.events[start:]
+
+    def start(self, floor: int) -> None:
+        self.floor = floor
+        self._wake()
+
+    def publish(self, events: list[StreamedEvent], *, finished: bool) -> None:
+        self.events.extend(events)
+        if len(self.events) > KEEP:
+            dropped = self.events[: len(self.events) - KEEP]
+            self.events = self.events[len(dropped) :]
+            self.floor = dropped[-1].id
+        self.finished = finished
+        if events or finished:
+            self._wake()
+
+    def _wake(self) -> None:
+        self.changed.set()
+        self.changed = anyio.Event()
+
+
+class EventHub:
+    """The feeds of the runs being followed; pollers run in the app's task group."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        tasks: TaskGroup,
+        *,
+        poll_seconds: float = POLL_SECONDS,
+    ) -> None:
+        self.session_factory = session_factory
+        self.tasks = tasks
+        self.poll_seconds = poll_seconds
+        self.feeds: dict[str, RunFeed] = {}
+
+    @asynccontextmanager
+    async def joined(self, run_id: str) -> AsyncIterator[RunFeed]:
+        """The run's feed, its poller started by the first stream and stopped by the last."""
+        feed = self.feeds.get(run_id)
+        if feed is None or feed.finished:  # a finished run may be resumed: read it afresh
+            feed = self.feeds[run_id] = RunFeed(run_id)
+            self.tasks.start_soon(self._poll, feed)
+        feed.streams += 1
+        try:
+            yield feed
+        finally:
+            feed.streams -= 1
+            if feed.streams == 0:
+                feed.cancel.cancel()
+                if self.feeds.get(run_id) is feed:
+                    del self.feeds[run_id]
+
+    async def _poll(self, feed: RunFeed) -> None:
+        after_id, failures = 0, 0
+        with feed.cancel:
+            while True:
+                try:
+                    if feed.floor is None:
+                        after_id = await run_in_threadpool(_head, self.session_factory, feed.run_id)
+                        feed.start(after_id)
+                    events, ended = await run_in_threadpool(
+                        _read, self.session_factory, feed.run_id, after_id
+                    )
+                except Exception:  # the database is down: the streams wait, the poller retries
+                    pause = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
+                    failures += 1
+                    log.warning("reading events of run %s failed", feed.run_id, exc_info=True)
+                    await anyio.sleep(pause)
+                    continue
+                failures = 0
+                full = len(events) == BATCH
+                feed.publish(events, finished=ended and not full)
+                after_id = events[-1].id if events else after_id
+                if feed.finished:
+                    return
+                if not full:
+                    await anyio.sleep(self.poll_seconds)
+
+    async def follow(self, run_id: str, *, after_id: int = 0) -> AsyncIterator[StreamedEvent]:
+        """Yield the run's events after ``after_id`` as they are committed.
+
+        Ends once the run is finished (or deleted) and every event is out.
+        """
+        async with self.joined(run_id) as feed:
+            while True:
+                changed = feed.changed
+                if feed.floor is None:
+                    await changed.wait()
+                    continue
+                if after_id < feed.floor:  # before what the feed holds: read the backlog
+                    backlog, _ = await run_in_threadpool(
+                        _read, self.session_factory, run_id, after_id
+                    )
+                    for event in backlog:
+                        yield event
+                        after_id = event.id
+                    if not backlog:  # rows deleted under us: what follows is in memory
+                        after_id = feed.floor
+                    continue
+                events = feed.after(after_id)
+                for event in events:
+                    yield event
+                    after_id = event.id
+                if events:
+                    continue
+                if feed.finished:
+                    return
+                await changed.wait()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.db.models import Candidate, Feedback, Iteration, LLMCall, Run
+from app.db.models import Candidate, Event, Feedback, Iteration, LLMCall, Run
 
 FINISHED_CANDIDATE_STATUSES = ("done", "invalid", "failed", "stopped")
 FINISHED_ITERATION_STATUSES = ("done", "waiting_feedback")
@@ -85,6 +85,11 @@ def latest_finished_iteration(session: Session, *, run_id: str) -> int | None:
             Iteration.run_id == run_id, Iteration.status.in_(FINISHED_ITERATION_STATUSES)
         )
     )
+
+
+def last_event_id(session: Session, *, run_id: str) -> int:
+    """The id of the run's newest event; 0 when it has none."""
+    return session.scalar(select(func.max(Event.id)).where(Event.run_id == run_id)) or 0
 
 
 def run_status(session: Session, *, run_id: str) -> str | None:

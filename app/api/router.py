@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from app.api.routes import candidates, envs, events, feedback, health, iterations, runs, usage
+from app.api.strict_json import refuse_non_json_values
 
-api_router = APIRouter()
+api_router = APIRouter(dependencies=[Depends(refuse_non_json_values)])
 for module in (runs, iterations, candidates, feedback, events, usage, envs, health):
     api_router.include_router(module.router)

@@ -8,6 +8,7 @@ from app.api.errors import invalid_field
 from app.api.schemas.runs import FINAL_SOURCES, MAX_RUN_ENV_STEPS, RunCreate
 from app.config import Settings
 from app.evolution.halving import parse_halving
+from app.llm.endpoints import ALLOWED_SETTING, endpoint_allowed
 from envs import get_card, list_cards
 from envs.card import EnvCard
 
@@ -51,16 +52,15 @@ def _check_llm(body: RunCreate, settings: Settings) -> None:
     base_url = body.llm.base_url
     if base_url is None or body.llm.offline:
         return
-    # The worker sends the server's API key to the run's endpoint; another
-    # endpoint would receive that key.
-    if settings.resolved_llm_api_key and base_url.rstrip("/") != (
-        settings.llm_base_url or ""
-    ).rstrip("/"):
+    # The worker makes the server POST to the run's endpoint (with the server's
+    # key when it is the server's own endpoint): only endpoints the operator chose.
+    if not endpoint_allowed(base_url, settings):
         raise invalid_field(
             ("body", "llm", "base_url"),
-            "the server has an LLM API key configured and sends it to the LLM endpoint; "
-            "a run may only use the server's REWARDFORGE_LLM_BASE_URL "
-            f"({settings.llm_base_url or 'the provider default'})",
+            f"the server does not send LLM requests to {base_url!r}; a run may use the "
+            "server's REWARDFORGE_LLM_BASE_URL "
+            f"({settings.llm_base_url or 'the provider default'}) or an endpoint listed in "
+            f"{ALLOWED_SETTING} (set on the server)",
             base_url,
         )
 

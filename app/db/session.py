@@ -21,7 +21,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.db.types import json_dumps
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
@@ -82,6 +82,22 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _configure_sqlite)
     return engine
+
+
+def pool_options(settings: Settings, url: str) -> dict[str, Any]:
+    """Pool size, overflow and wait of ``settings`` for an engine on ``url``.
+
+    SQLite in memory keeps its single connection; files and Postgres get a
+    pool, sized for the API's thread pool (40 threads) by default.
+    """
+    resolved = resolve_url(url)
+    if make_url(resolved).get_backend_name() != "postgresql" and _sqlite_file(resolved) is None:
+        return {}
+    return {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout_s,
+    }
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

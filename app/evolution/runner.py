@@ -14,6 +14,7 @@ from app.evolution.loop import RunContext
 from app.evolution.progress import Progress, ignore_progress
 from app.evolution.training import reward_backend
 from app.execution.executor import Executor, make_executor
+from app.llm import endpoints
 from app.llm.client import LLMClient
 from app.llm.offline import OfflineProposer
 from app.llm.proposer import Proposer
@@ -38,7 +39,7 @@ def make_proposer(
         )
     base_url = llm.get("base_url") or settings.llm_base_url
     # The server's key goes only to the server's endpoint, never to one a request named.
-    same_endpoint = base_url == settings.llm_base_url
+    same_endpoint = endpoints.same_endpoint(base_url, settings.llm_base_url)
     return LLMClient(
         model=llm.get("model") or settings.llm_model or "",
         base_url=base_url,

@@ -49,7 +49,8 @@ def make_settings(url: str, data_dir: Path, **overrides: object) -> Settings:
 def open_api(settings: Settings) -> Iterator[Api]:
     """Create the app on `settings` and yield a client on it (lifespan running)."""
     app = create_app(settings)
-    with TestClient(app) as client:
+    # A loopback name: the server answers no other Host by default.
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         yield Api(client, app, settings, app.state.session_factory)
 
 

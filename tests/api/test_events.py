@@ -130,3 +130,19 @@ def test_non_ascii_digits_in_last_event_id_are_refused(api: Api) -> None:
     run_id = _run_with_events(api, [])
     response = api.client.get(f"/api/runs/{run_id}/events", headers={"Last-Event-ID": b"\xb2"})
     assert response.status_code == 422
+
+
+def test_streams_share_one_poller_that_stops_with_the_last_stream(api: Api) -> None:
+    run_id = _run_with_events(api, ["a"])
+    hub = api.app.state.event_hub
+    first = api.client.stream("GET", f"/api/runs/{run_id}/events")
+    second = api.client.stream("GET", f"/api/runs/{run_id}/events", headers={"Last-Event-ID": "0"})
+    with first as one, second as two:
+        readers = [response.iter_lines() for response in (one, two)]  # closing one ends it
+        for lines in readers:
+            assert next(line for line in lines if line.startswith("event:")) == "event: run.created"
+        assert list(hub.feeds) == [run_id] and hub.feeds[run_id].streams == 2
+    deadline = time.monotonic() + 5
+    while hub.feeds and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert hub.feeds == {}  # the run is still queued, yet nobody reads it any more

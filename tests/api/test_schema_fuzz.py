@@ -40,7 +40,9 @@ def _operations() -> list[tuple[str, str]]:
 @pytest.fixture
 def seeded(db_url: str, tmp_path: Path) -> Iterator[tuple[Api, dict[str, str]]]:
     """The app with a token configured, and the ids of a finished run and its candidate."""
-    for api in open_api(make_settings(db_url, tmp_path / "data")):
+    # Schemathesis' ASGI client calls the server "testserver".
+    settings_ = make_settings(db_url, tmp_path / "data", allowed_hosts="testserver")
+    for api in open_api(settings_):
         with api.session_factory.begin() as session:
             run = queued_run(session)
             best = finished_iteration(session, run=run, index=0, artifacts_dir=api.artifacts_dir)[

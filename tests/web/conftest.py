@@ -83,6 +83,8 @@ def running_server(folder: Path, *, workers: int, llm: FakeLLMServer) -> Iterato
         database_url=f"sqlite:///{folder / 'rewardforge.db'}",
         llm_model=llm.model,
         llm_base_url=llm.base_url,
+        # The run-page tests script fake LLMs of their own, on other loopback ports.
+        llm_allowed_base_urls="http://127.0.0.1:*",
         api_token=TOKEN,
     )
     log = folder / "serve.log"

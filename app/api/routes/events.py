@@ -6,12 +6,12 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.api.deps import SessionFactoryDep
 from app.api.errors import invalid_field
-from app.api.event_stream import follow_events
+from app.api.event_stream import EventHub
 from app.api.schemas.common import MAX_EVENT_ID, RunIdPath, error_responses
 from app.db.errors import NotFoundError
 from app.db.repository import get_run
@@ -63,7 +63,7 @@ def stream_start(
     "/runs/{run_id}/events", response_class=EventSourceResponse, responses=error_responses(404)
 )
 async def stream(
-    start: Annotated[StreamStart, Depends(stream_start)], factory: SessionFactoryDep
+    start: Annotated[StreamStart, Depends(stream_start)], request: Request
 ) -> AsyncIterable[ServerSentEvent]:
     """Server-sent events: ``id`` is the event id, ``event`` its kind, ``data`` its JSON.
 
@@ -71,5 +71,6 @@ async def stream(
     come every 15 s; the stream ends once the run has finished and every event
     is sent.
     """
-    async for event in follow_events(factory, run_id=start.run_id, after_id=start.after_id):
+    hub: EventHub = request.app.state.event_hub
+    async for event in hub.follow(start.run_id, after_id=start.after_id):
         yield ServerSentEvent(id=str(event.id), event=event.kind, data=event.data)
