@@ -6,7 +6,7 @@ the environment; tests and ``rewardforge serve`` pass their own Settings.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
@@ -18,7 +18,7 @@ from app.api.body_limit import DEFAULT_MAX_BODY_BYTES, BodySizeLimitMiddleware
 from app.api.deps import token_hashes
 from app.api.errors import install_error_handlers
 from app.api.event_stream import EventHub
-from app.api.readiness import migration_head
+from app.api.readiness import WorkerState, migration_head
 from app.api.router import api_router
 from app.api.same_origin import SameOriginMiddleware, allowed_hosts
 from app.config import Settings, get_settings
@@ -64,12 +64,16 @@ def _version() -> str:
 
 
 def create_app(
-    settings: Settings | None = None, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    settings: Settings | None = None,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    workers: Sequence[WorkerState] = (),
 ) -> FastAPI:
     """The API app on ``settings`` (default: from the environment and .env).
 
     The database must already be migrated (``rewardforge db upgrade``); /api/ready
-    says whether it is. Bearer tokens are kept only as SHA-256 hashes.
+    says whether it is, and whether the ``workers`` running in this process work.
+    Bearer tokens are kept only as SHA-256 hashes.
     """
     settings = settings or get_settings()
     url = settings.resolved_database_url
@@ -100,6 +104,7 @@ def create_app(
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.migration_head = migration_head(url)
+    app.state.workers = tuple(workers)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(SameOriginMiddleware, allowed=allowed_hosts(settings.allowed_hosts))

@@ -72,15 +72,24 @@ class ThrowawayCluster:
         # UTF8 whatever the machine's locale; C collation keeps initdb fast.
         encoding = ["-E", "UTF8", "--locale=C"]
         self._run("initdb", "-D", data, "-U", SERVER_USER, "-A", "trust", "--no-sync", *encoding)
+        self.start_server()
+        url = f"postgresql+psycopg://{SERVER_USER}@127.0.0.1:{self.port}"
+        create_database(f"{url}/postgres", DATABASE)
+        return f"{url}/{DATABASE}"
+
+    def start_server(self) -> None:
+        """Start the initdb'd server (again, after ``stop_server``) on the same port."""
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
         log = str(self.root / "server.log")
+        data = str(self.data)
         self._run("pg_ctl", "-D", data, "-o", options, "-l", log, "-w", "-t", "60", "start")
-        url = f"postgresql+psycopg://{SERVER_USER}@127.0.0.1:{self.port}"
-        create_database(f"{url}/postgres", DATABASE)
-        return f"{url}/{DATABASE}"
+
+    def stop_server(self) -> None:
+        """Stop the server the way an administrator does (fast shutdown), keeping its data."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         """Stop the server (fast: nothing here needs to survive) and delete the dir."""
@@ -118,6 +127,15 @@ def postgres_url() -> Iterator[str]:
 
         yield normalize_url(os.environ[ENV_URL])
         return
+    cluster = new_cluster()
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
+
+
+def new_cluster() -> ThrowawayCluster:
+    """A throwaway cluster, not started yet; skips the test where none can run."""
     bin_dir = find_server_bin()
     if bin_dir is None:
         pytest.skip(
@@ -126,11 +144,7 @@ def postgres_url() -> Iterator[str]:
         )
     if os.geteuid() == 0 and not _has_user(SERVER_USER):
         pytest.skip(f"running as root and there is no '{SERVER_USER}' OS user to run Postgres")
-    cluster = ThrowawayCluster(bin_dir)
-    try:
-        yield cluster.start()
-    finally:
-        cluster.stop()
+    return ThrowawayCluster(bin_dir)
 
 
 def _has_user(name: str) -> bool:

@@ -1,8 +1,11 @@
-"""Readiness: the database answers and its schema is at the newest migration."""
+"""Readiness: the database answers, its schema is at the newest migration, and
+every worker this process runs is working."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Protocol
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -15,13 +18,25 @@ from app.db.session import alembic_config
 log = logging.getLogger(__name__)
 
 
+class WorkerState(Protocol):
+    """What readiness needs of a worker running in this process."""
+
+    name: str
+
+    def problem(self) -> str | None:
+        """Why the worker is not working (stopped, database unreachable), or None."""
+
+
 def migration_head(url: str) -> str | None:
     """The newest revision the project's migrations define."""
     return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
 
 
-def check_readiness(engine: Engine, *, head: str | None) -> Readiness:
-    """Connect, read the stored revision and compare it with ``head``."""
+def check_readiness(
+    engine: Engine, *, head: str | None, workers: Sequence[WorkerState] = ()
+) -> Readiness:
+    """Connect, read the stored revision and compare it with ``head``; ask each worker."""
+    states = {worker.name: worker.problem() or "ok" for worker in workers}
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -35,6 +50,7 @@ def check_readiness(engine: Engine, *, head: str | None) -> Readiness:
             database=f"unreachable ({type(cause).__name__})",
             revision=None,
             head=head,
+            workers=states,
             detail="the database cannot be reached",
         )
     if revision != head:
@@ -43,6 +59,17 @@ def check_readiness(engine: Engine, *, head: str | None) -> Readiness:
             database="ok",
             revision=revision,
             head=head,
+            workers=states,
             detail="the schema is not at the newest migration: run `rewardforge db upgrade`",
         )
-    return Readiness(status="ready", database="ok", revision=revision, head=head)
+    down = [f"{name}: {state}" for name, state in states.items() if state != "ok"]
+    if down:
+        return Readiness(
+            status="not_ready",
+            database="ok",
+            revision=revision,
+            head=head,
+            workers=states,
+            detail=f"a worker is not working ({'; '.join(down)})",
+        )
+    return Readiness(status="ready", database="ok", revision=revision, head=head, workers=states)

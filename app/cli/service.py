@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import signal
-import threading
 from typing import Annotated
 
 import typer
@@ -45,6 +44,7 @@ def serve(
     import uvicorn
 
     from app.server import create_app
+    from app.worker.embedded import start_embedded_workers
 
     settings = load_settings()
     if not is_loopback(host) and not settings.api_token:
@@ -56,20 +56,13 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     url = settings.resolved_database_url
     upgrade_database(url)
-    stops = [_start_worker(settings, url, name=f"embedded-{i}") for i in range(workers)]
+    embedded = start_embedded_workers(settings, url, workers)
     try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        app = create_app(settings, workers=embedded)
+        uvicorn.run(app, host=host, port=port, log_level="info")
     finally:
-        for stop in stops:
-            stop.set()
-
-
-def _start_worker(settings, url: str, *, name: str) -> threading.Event:  # type: ignore[no-untyped-def]
-    from app.worker.loop import Worker, default_worker_id
-
-    worker = Worker(settings, get_session_factory(url), worker_id=f"{default_worker_id()}:{name}")
-    threading.Thread(target=worker.run_forever, daemon=True, name=name).start()
-    return worker.stop
+        for worker in embedded:
+            worker.stop()
 
 
 def worker(

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import Run, utcnow
 from app.db.repository import renew_lease
+from app.worker.retry import database_error, describe_database_error
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,16 @@ class LeaseKeeper:
         while not self._done.wait(self.lease_seconds / 3):
             try:
                 self._renew_once()
-            except Exception:  # a database hiccup: try again next round
-                log.exception("renewing the lease of run %s failed", self.run_id)
+            except Exception as exc:  # a database hiccup: try again next round
+                error = database_error(exc)
+                if error is None:
+                    log.exception("renewing the lease of run %s failed", self.run_id)
+                else:
+                    log.warning(
+                        "renewing the lease of run %s failed: %s",
+                        self.run_id,
+                        describe_database_error(error),
+                    )
 
     def _renew_once(self) -> None:
         with self.session_factory() as session:

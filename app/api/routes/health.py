@@ -1,4 +1,4 @@
-"""/health (the process answers) and /ready (the database answers, schema at head)."""
+"""/health (the process answers) and /ready (database at head, workers working)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ def health() -> Health:
 
 @router.get("/ready", responses={503: {"model": Readiness, "description": "not ready"}})
 def ready(request: Request, response: Response) -> Readiness:
-    """Readiness: the database answers and its schema is at the newest migration."""
+    """Readiness: the database answers, its schema is at the newest migration and the
+    workers of this process (if it runs any) are working."""
     state = request.app.state
-    result = check_readiness(state.engine, head=state.migration_head)
+    result = check_readiness(state.engine, head=state.migration_head, workers=state.workers)
     if result.status != "ready":
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return result
