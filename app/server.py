@@ -23,6 +23,7 @@ from app.api.router import api_router
 from app.api.same_origin import SameOriginMiddleware, allowed_hosts
 from app.config import Settings, get_settings
 from app.db.session import make_engine, make_session_factory, pool_options
+from app.web.docs import router as docs_router
 from app.web.routes import mount_web
 
 API_PREFIX = "/api"
@@ -96,7 +97,7 @@ def create_app(
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # /docs and /redoc: app.web.docs, from vendored files
         redoc_url=None,
     )
     app.state.token_hashes = token_hashes(settings.api_token)
@@ -110,4 +111,5 @@ def create_app(
     app.add_middleware(SameOriginMiddleware, allowed=allowed_hosts(settings.allowed_hosts))
     app.include_router(api_router, prefix=API_PREFIX)
     mount_web(app)  # the dashboard: pages at /, its files at /static
+    app.include_router(docs_router)  # the API reference at /docs and /redoc
     return app

@@ -15,7 +15,16 @@ const files = {
   "highlightjs/core.min.js": "@highlightjs/cdn-assets/es/core.min.js",
   "highlightjs/python.min.js": "@highlightjs/cdn-assets/es/languages/python.min.js",
   "highlightjs/github.min.css": "@highlightjs/cdn-assets/styles/github.min.css",
+  "highlightjs/github-dark.min.css": "@highlightjs/cdn-assets/styles/github-dark.min.css",
   "highlightjs/LICENSE": "@highlightjs/cdn-assets/LICENSE",
+  // The API reference at /docs (Swagger UI) and /redoc (ReDoc).
+  "swagger-ui/swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
+  "swagger-ui/swagger-ui.css": "swagger-ui-dist/swagger-ui.css",
+  "swagger-ui/LICENSE": "swagger-ui-dist/LICENSE",
+  "swagger-ui/NOTICE": "swagger-ui-dist/NOTICE",
+  "redoc/redoc.standalone.js": "redoc/bundles/redoc.standalone.js",
+  "redoc/redoc.standalone.js.LICENSE.txt": "redoc/bundles/redoc.standalone.js.LICENSE.txt",
+  "redoc/LICENSE": "redoc/LICENSE",
 };
 
 rmSync(vendor, { recursive: true, force: true });

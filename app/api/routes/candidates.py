@@ -26,7 +26,9 @@ from app.db.repository import list_candidates, require_candidate, require_run
 router = APIRouter(tags=["candidates"])
 
 
-@router.get("/runs/{run_id}/candidates", responses=error_responses(404))
+@router.get(
+    "/runs/{run_id}/candidates", summary="List a run's candidates", responses=error_responses(404)
+)
 def list_(
     run_id: RunIdPath,
     session: SessionDep,
@@ -42,7 +44,9 @@ def list_(
     return CandidateList(items=[CandidateSummary.model_validate(c) for c in rows], total=len(rows))
 
 
-@router.get("/candidates/{candidate_id}", responses=error_responses(404))
+@router.get(
+    "/candidates/{candidate_id}", summary="Read a candidate", responses=error_responses(404)
+)
 def get(
     candidate_id: CandidateIdPath, request: Request, session: SessionDep, settings: SettingsDep
 ) -> CandidateDetail:
@@ -68,6 +72,7 @@ def _artifact(session: Session, settings: Settings, candidate_id: str, name: str
 @router.get(
     "/candidates/{candidate_id}/video",
     name="candidate_video",
+    summary="Download a candidate's rollout video",
     response_class=FileResponse,
     responses={
         200: {"content": {"video/mp4": {}}, "description": "the rollout video"},
@@ -85,6 +90,7 @@ def video(
 @router.get(
     "/candidates/{candidate_id}/weights",
     name="candidate_weights",
+    summary="Download a candidate's policy weights",
     response_class=FileResponse,
     responses={
         200: {

@@ -15,13 +15,13 @@ from envs import list_cards
 router = APIRouter(prefix="/envs", tags=["envs"])
 
 
-@router.get("")
+@router.get("", summary="List the environment catalog")
 def list_() -> EnvList:
     """Every env a run can use."""
     return EnvList(items=[EnvCardRead.from_card(c) for c in list_cards()])
 
 
-@router.get("/{env_id}", responses=error_responses(404))
+@router.get("/{env_id}", summary="Read an env card", responses=error_responses(404))
 def get(env_id: Annotated[str, PathParam(max_length=128, examples=["Hopper-v5"])]) -> EnvCardRead:
     """One env's card: body, actions, state variables (what the reward reads), metrics."""
     for card in list_cards():

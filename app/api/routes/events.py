@@ -60,7 +60,10 @@ def stream_start(
 
 
 @router.get(
-    "/runs/{run_id}/events", response_class=EventSourceResponse, responses=error_responses(404)
+    "/runs/{run_id}/events",
+    summary="Follow a run's events (server-sent events)",
+    response_class=EventSourceResponse,
+    responses=error_responses(404),
 )
 async def stream(
     start: Annotated[StreamStart, Depends(stream_start)], request: Request

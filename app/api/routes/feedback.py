@@ -22,6 +22,7 @@ class FeedbackStored(BaseModel):
 
 @router.post(
     "",
+    summary="Send feedback on an iteration",
     status_code=status.HTTP_201_CREATED,
     dependencies=[RequireToken],
     responses=error_responses(401, 404, 409, 413),
@@ -35,7 +36,7 @@ def create(run_id: RunIdPath, body: FeedbackCreate, session: SessionDep) -> Feed
     return FeedbackStored(iteration=iteration, items=[FeedbackRead.model_validate(r) for r in rows])
 
 
-@router.get("", responses=error_responses(404))
+@router.get("", summary="List a run's feedback", responses=error_responses(404))
 def list_(run_id: RunIdPath, session: SessionDep) -> FeedbackList:
     """All feedback on the run, oldest first; ``consumed`` once a prompt used it."""
     require_run(session, run_id=run_id)

@@ -10,13 +10,17 @@ from app.api.schemas.health import Health, Readiness
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get("/health", summary="Check liveness")
 def health() -> Health:
     """Liveness: the process is up."""
     return Health()
 
 
-@router.get("/ready", responses={503: {"model": Readiness, "description": "not ready"}})
+@router.get(
+    "/ready",
+    summary="Check readiness",
+    responses={503: {"model": Readiness, "description": "not ready"}},
+)
 def ready(request: Request, response: Response) -> Readiness:
     """Readiness: the database answers, its schema is at the newest migration and the
     workers of this process (if it runs any) are working."""

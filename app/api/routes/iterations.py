@@ -41,7 +41,7 @@ def _read(session: Session, iteration: Iteration) -> IterationRead:
     )
 
 
-@router.get("", responses=error_responses(404))
+@router.get("", summary="List a run's iterations", responses=error_responses(404))
 def list_(run_id: RunIdPath, session: SessionDep) -> IterationList:
     """Every iteration of the run with its stored prompt and the LLM's responses."""
     require_run(session, run_id=run_id)
@@ -50,7 +50,9 @@ def list_(run_id: RunIdPath, session: SessionDep) -> IterationList:
     )
 
 
-@router.get("/{index}", responses=error_responses(404))
+@router.get(
+    "/{index}", summary="Read an iteration's prompt and responses", responses=error_responses(404)
+)
 def get(
     run_id: RunIdPath,
     index: Annotated[int, PathParam(ge=0, le=10_000, description="0 is the first iteration")],

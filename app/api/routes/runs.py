@@ -29,6 +29,7 @@ MUTATING_ERRORS = error_responses(401, 404, 409)
 
 @router.post(
     "",
+    summary="Start a run",
     status_code=status.HTTP_201_CREATED,
     dependencies=[RequireToken],
     responses=error_responses(401, 413),
@@ -47,7 +48,7 @@ def create(
     return run_detail(session, run=run)
 
 
-@router.get("")
+@router.get("", summary="List runs")
 def list_(
     session: SessionDep,
     status_: Annotated[RunStatus | None, Query(alias="status")] = None,
@@ -65,13 +66,18 @@ def list_(
     )
 
 
-@router.get("/{run_id}", name="get_run", responses=error_responses(404))
+@router.get("/{run_id}", name="get_run", summary="Read a run", responses=error_responses(404))
 def get(run_id: RunIdPath, session: SessionDep) -> RunDetail:
     """Status, best candidate, fitness against the baselines, progress and LLM cost."""
     return run_detail(session, run=require_run(session, run_id=run_id))
 
 
-@router.post("/{run_id}/cancel", dependencies=[RequireToken], responses=MUTATING_ERRORS)
+@router.post(
+    "/{run_id}/cancel",
+    summary="Cancel a run",
+    dependencies=[RequireToken],
+    responses=MUTATING_ERRORS,
+)
 def cancel(run_id: RunIdPath, session: SessionDep) -> RunDetail:
     """Stop the run: a queued run is cancelled at once, a running one within seconds.
 
@@ -82,7 +88,12 @@ def cancel(run_id: RunIdPath, session: SessionDep) -> RunDetail:
     return run_detail(session, run=run)
 
 
-@router.post("/{run_id}/resume", dependencies=[RequireToken], responses=MUTATING_ERRORS)
+@router.post(
+    "/{run_id}/resume",
+    summary="Resume a failed or cancelled run",
+    dependencies=[RequireToken],
+    responses=MUTATING_ERRORS,
+)
 def resume(run_id: RunIdPath, session: SessionDep) -> RunDetail:
     """Queue a failed or cancelled run again; it continues at its first unfinished candidate."""
     run = resume_run(session, run_id=run_id)
@@ -90,7 +101,12 @@ def resume(run_id: RunIdPath, session: SessionDep) -> RunDetail:
     return run_detail(session, run=run)
 
 
-@router.delete("/{run_id}", dependencies=[RequireToken], responses=MUTATING_ERRORS)
+@router.delete(
+    "/{run_id}",
+    summary="Delete a run and its artifacts",
+    dependencies=[RequireToken],
+    responses=MUTATING_ERRORS,
+)
 def delete(run_id: RunIdPath, session: SessionDep, settings: SettingsDep) -> RunDeleted:
     """Delete the run, its rows and its artifacts; a run being worked on must be cancelled first."""
     if not delete_run(session, run_id=run_id):
@@ -106,6 +122,7 @@ class PythonModuleResponse(PlainTextResponse):
 
 @router.get(
     "/{run_id}/export",
+    summary="Export the best reward as a Python module",
     response_class=PythonModuleResponse,
     responses={200: {"description": "a Python module"}, **error_responses(404, 409)},
 )

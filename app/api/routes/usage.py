@@ -13,7 +13,7 @@ from app.db.repository import llm_usage, require_run
 router = APIRouter(prefix="/runs/{run_id}/usage", tags=["usage"])
 
 
-@router.get("", responses=error_responses(404))
+@router.get("", summary="Read a run's LLM usage and cost", responses=error_responses(404))
 def get(run_id: RunIdPath, session: SessionDep) -> UsageRead:
     """Totals and every call: answered from the store (cached) calls cost nothing."""
     require_run(session, run_id=run_id)
