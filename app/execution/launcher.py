@@ -15,6 +15,7 @@ size-capped, validated JSON. The level in force is ``LaunchOutcome.sandbox_level
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ Status = Literal["ok", "invalid", "failed", "cancelled"]
 MiB = 1024 * 1024
 OPEN_FILES = 1024
 CPU_SLACK_S = 60  # CPU seconds beyond the wall-clock deadline before RLIMIT_CPU strikes
+NICE = shutil.which("nice") or "/usr/bin/nice"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class SandboxPolicy:
     max_processes: int = 512
     open_files: int = OPEN_FILES
     hidden: tuple[Path, ...] = ()
+    nice: int = 10  # CPU niceness: the API and the workers' own threads come first
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SandboxPolicy:
@@ -81,6 +84,7 @@ class SandboxPolicy:
             file_size_bytes=settings.sandbox_file_size_mb * MiB,
             max_processes=settings.sandbox_max_processes,
             hidden=tuple(Path(os.path.abspath(p)) for p in hidden),
+            nice=settings.sandbox_nice,
         )
 
 
@@ -153,6 +157,8 @@ def build_command(
         hidden=policy.hidden,
         devices=isolation.gpu_devices() if gpu else (),
     )
+    if policy.nice:  # training yields the CPU to requests; everything it starts inherits this
+        argv = [NICE, "-n", str(policy.nice), *argv]
     return SandboxCommand(argv, env, output_dir, level, policy.max_processes)
 
 
