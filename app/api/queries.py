@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db.models import Candidate, Event, Feedback, Iteration, LLMCall, Run
+from app.db.run_order import FINISHED_CANDIDATE_STATUSES
 
-FINISHED_CANDIDATE_STATUSES = ("done", "invalid", "failed", "stopped")
 FINISHED_ITERATION_STATUSES = ("done", "waiting_feedback")
 
 

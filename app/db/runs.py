@@ -11,6 +11,7 @@ from app.db.dml import affected_rows
 from app.db.errors import ConflictError, NotFoundError
 from app.db.events import add_event
 from app.db.models import Run, utcnow
+from app.db.run_order import run_order, task_matches
 from app.db.states import (
     FEEDBACK_MODES,
     RUN_STATUSES,
@@ -98,10 +99,14 @@ def list_runs(
     *,
     status: str | None = None,
     env_id: str | None = None,
+    search: str | None = None,
+    sort: str = "created",
+    descending: bool = True,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Run], int]:
-    """One page of runs, newest first, and the total matching the filters."""
+    """One page of runs and the total matching the filters; ``search`` matches
+    the task or an id prefix, ``sort`` is a key of ``RUN_SORTS`` (default: newest first)."""
     _positive("limit", limit)
     _positive("offset", offset, minimum=0)
     if status is not None:
@@ -111,9 +116,11 @@ def list_runs(
         query = query.where(Run.status == status)
     if env_id is not None:
         query = query.where(Run.env_id == env_id)
+    if search:
+        query = query.where(task_matches(search))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = query.order_by(Run.created_at.desc(), Run.id.desc()).limit(limit).offset(offset)
-    return list(session.scalars(page)), total
+    order = run_order(session, sort, descending=descending)
+    return list(session.scalars(query.order_by(*order).limit(limit).offset(offset))), total
 
 
 def set_run_status(session: Session, *, run_id: str, status: str, error: str | None = None) -> Run:

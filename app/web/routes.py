@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, get_args
+from typing import Annotated, Any, get_args
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -31,14 +31,15 @@ from app.api.schemas.runs import (
     RunStatus,
 )
 from app.config import Settings
+from app.db.models import Run
 from app.db.repository import get_run, list_runs
+from app.web.runs_list import COLUMNS, PAGE_SIZE, RunsQuery, duration, pages
 from envs import list_cards
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
-ENV_ID_RE = re.compile(r"[\x21-\x7e]{1,128}")  # what the API accepts as an env id
-PAGE_SIZE = 50
+ID_RE = re.compile(ID_PATTERN)
 # Only files from this server: the vendored libraries included. Media comes from /api.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -101,20 +102,27 @@ def runs_page(
     session: SessionDep,
     status: str | None = None,
     env: str | None = None,
+    q: str | None = None,
+    sort: str | None = None,
+    order: str | None = None,
+    page: str | None = None,
 ) -> HTMLResponse:
-    """Every run, newest first, filtered by status and env.
+    """Runs, newest first or sorted by any column, filtered by status, env and a
+    search of the tasks, fifty to a page.
 
     A filter value that cannot match is dropped with a notice, never a JSON error page.
     """
-    notices = []
-    if status and status not in RUN_STATUSES:
-        notices.append(f"There is no run status {status[:40]!r}; showing every status.")
-        status = None
-    if env and not ENV_ID_RE.fullmatch(env):
-        notices.append(f"{env[:40]!r} is not an environment id; showing every environment.")
-        env = None
+    given = {"status": status, "env": env, "q": q, "sort": sort, "order": order, "page": page}
+    query = RunsQuery.parse(given, statuses=RUN_STATUSES)
     items, total = list_runs(
-        session, status=status or None, env_id=env or None, limit=PAGE_SIZE, offset=0
+        session,
+        status=query.status or None,
+        env_id=query.env or None,
+        search=query.q or None,
+        sort=query.sort,
+        descending=query.descending,
+        limit=PAGE_SIZE,
+        offset=query.offset,
     )
     runs = [run_detail(session, run=run) for run in items]
     return _page(
@@ -122,12 +130,15 @@ def runs_page(
         "runs.html",
         {
             "runs": runs,
+            "durations": {r.id: duration(r.status, r.created_at, r.updated_at) for r in runs},
             "total": total,
+            "pages": pages(total),
+            "page_size": PAGE_SIZE,
+            "query": query,
+            "columns": COLUMNS,
             "statuses": RUN_STATUSES,
             "env_ids": [card.env_id for card in list_cards()],
-            "status": status or "",
-            "env": env or "",
-            "notices": notices,
+            "notices": query.notices,
         },
     )
 
@@ -136,11 +147,22 @@ def runs_page(
 def new_run_page(
     request: Request,
     settings: SettingsDep,
+    session: SessionDep,
     env: str | None = None,
+    from_run: Annotated[str | None, Query(alias="from")] = None,
 ) -> HTMLResponse:
-    """The form that starts a run; it posts to /api/runs and shows errors by field."""
+    """The form that starts a run; it posts to /api/runs and shows errors by field.
+
+    ``?from=<run id>`` fills it with that run's task, budgets and options.
+    """
     cards = _cards()
+    source = get_run(session, run_id=from_run) if from_run and ID_RE.fullmatch(from_run) else None
+    if source is not None:
+        env = source.env_id
     chosen = next((card for card in cards if card.env_id == env), None)
+    notices = []
+    if from_run and source is None:
+        notices.append(f"There is no run with id {from_run[:40]!r} to start from.")
     return _page(
         request,
         "run_new.html",
@@ -157,14 +179,38 @@ def new_run_page(
             },
             "llm": _llm_defaults(settings),
             "limits": LIMITS,
+            "source": source,
+            "prefill": _prefill(source) if source is not None else None,
+            "notices": notices,
         },
     )
+
+
+def _prefill(run: Run) -> dict[str, Any]:
+    """The form's fields as ``run`` was started: names as the form's inputs have them."""
+    fields: dict[str, Any] = {
+        "env_id": run.env_id,
+        "task": run.task,
+        "fitness": run.fitness_metric,
+        "iterations": run.iterations,
+        "samples": run.samples,
+        "timesteps": run.timesteps,
+        "final_seeds": run.final_seeds,
+        "seed": run.seed,
+        "feedback": run.feedback_mode,
+        "feedback_timeout_s": run.feedback_timeout_s,
+    }
+    for group in ("llm", "options"):
+        for name, value in (getattr(run, group) or {}).items():
+            if value is not None and not isinstance(value, dict | list):
+                fields[f"{group}.{name}"] = value
+    return fields
 
 
 @router.get("/runs/{run_id}", name="run_page", response_class=HTMLResponse)
 def run_page(run_id: str, request: Request, session: SessionDep) -> HTMLResponse:
     """One run, live: evolution chart, candidates, prompts, feedback, final result."""
-    run = get_run(session, run_id=run_id) if re.fullmatch(ID_PATTERN, run_id) else None
+    run = get_run(session, run_id=run_id) if ID_RE.fullmatch(run_id) else None
     if run is None:
         return _page(
             request,

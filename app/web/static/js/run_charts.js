@@ -9,6 +9,11 @@ const COLORS = {
   sparse: "#7c3aed",
 };
 const SERIES = ["#2563eb", "#dc2626", "#0891b2", "#ca8a04", "#9333ea", "#db2777", "#4b5563"];
+// Axis text, grid lines and the reward's own line in the page's colours (light or dark).
+const PAGE = getComputedStyle(document.documentElement);
+const TEXT = PAGE.getPropertyValue("--text").trim() || "#111827";
+window.Chart.defaults.color = PAGE.getPropertyValue("--muted").trim() || "#666";
+window.Chart.defaults.borderColor = PAGE.getPropertyValue("--line").trim() || "rgba(0,0,0,0.1)";
 
 function mean(values) {
   const finite = values.filter((v) => typeof v === "number" && Number.isFinite(v));
@@ -175,8 +180,8 @@ export function curvesChart(canvas, stats, metricName) {
     {
       label: "training reward (sum)",
       data: checkpointSeries(checkpoints, (c) => c.reward?.mean),
-      borderColor: "#111827",
-      backgroundColor: "#111827",
+      borderColor: TEXT,
+      backgroundColor: TEXT,
       borderWidth: 2,
       pointRadius: 2,
       yAxisID: "y",

@@ -150,6 +150,23 @@ async function submit(event) {
   }
 }
 
+/** Set the form's fields to `values` (named as the inputs are), as "new run from this one". */
+function fill(values) {
+  envSelect.value = values.env_id;
+  showCard();
+  for (const [name, value] of Object.entries(values)) {
+    if (name === "env_id") continue;
+    for (const input of form.querySelectorAll(`[name="${CSS.escape(name)}"]`)) {
+      if (input.type === "radio") input.checked = input.value === String(value);
+      else if (input.type === "checkbox") input.checked = Boolean(value);
+      else if (input.tagName !== "SELECT" || [...input.options].some((o) => o.value === `${value}`))
+        input.value = String(value);
+      if (input.closest("details") && input.value && input.type !== "radio")
+        input.closest("details").open = true;
+    }
+  }
+}
+
 envSelect.addEventListener("change", showCard);
 form.addEventListener("submit", submit);
 form.addEventListener("input", (event) => {
@@ -158,4 +175,6 @@ form.addEventListener("input", (event) => {
   if (slot) slot.hidden = true;
   event.target.removeAttribute?.("aria-invalid");
 });
-if (envSelect.value) showCard();
+const prefill = JSON.parse(document.getElementById("prefill").textContent);
+if (prefill) fill(prefill);
+else if (envSelect.value) showCard();
