@@ -114,6 +114,26 @@ function videoFigure(c) {
   );
 }
 
+/** Links to the candidate's training statistics, and to the whole run's. */
+function downloads(c) {
+  const candidate = `/api/candidates/${encodeURIComponent(c.id)}`;
+  const link = (href, text, label) => h("a", { href, download: "", "aria-label": label }, text);
+  return h(
+    "p",
+    { className: "downloads" },
+    "Training statistics: ",
+    link(`${candidate}/stats.csv`, "CSV", `statistics of candidate ${c.id} as CSV`),
+    " · ",
+    link(`${candidate}/stats.json`, "JSON", `statistics of candidate ${c.id} as JSON`),
+    " · ",
+    h(
+      "a",
+      { href: `/api/runs/${encodeURIComponent(c.run_id)}/stats.csv`, download: "" },
+      "every candidate of the run (CSV)",
+    ),
+  );
+}
+
 /** The candidate detail panel; `actions` has parent(id), note(id), compare(side, id), open(id). */
 export class CandidatePanel {
   constructor(section, metricName, actions) {
@@ -123,6 +143,12 @@ export class CandidatePanel {
     this.id = null;
     this.chart = null;
     this.shownSignature = null;
+    // Escape closes the panel, as it closes dialogs, unless a control used the key.
+    document.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape" || event.defaultPrevented || this.section.hidden) return;
+      if (event.target.closest?.("dialog[open], select, video")) return;
+      this.close();
+    });
   }
 
   async open(id, { focus = true } = {}) {
@@ -135,12 +161,21 @@ export class CandidatePanel {
     }
   }
 
+  /** Hide the panel; focus goes back to the candidate's row, where it was opened. */
   close() {
+    const id = this.id;
     this.id = null;
     this.chart?.destroy();
     this.chart = null;
     this.section.hidden = true;
     this.section.replaceChildren();
+    if (location.hash === `#candidate-${id}`) history.replaceState(null, "", location.pathname);
+    const row = id && document.querySelector(`tr[data-candidate="${CSS.escape(id)}"]`);
+    if (row) {
+      row.classList.remove("selected");
+      row.removeAttribute("aria-current");
+      row.querySelector("button")?.focus();
+    }
   }
 
   /** Fetch the open candidate again; re-render only what changed (keeps the video playing). */
@@ -185,6 +220,7 @@ export class CandidatePanel {
         close,
       ),
       facts(c),
+      downloads(c),
       this.buttons(c),
       c.error ? h("pre", { className: "error-box", "aria-label": "error" }, c.error) : "",
       h("div", { className: "media-grid" }, videoFigure(c), curves),
