@@ -8,7 +8,9 @@ arithmetic on timestamps differs between SQLite and Postgres.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, case, func, literal, select
+from typing import Any
+
+from sqlalchemy import ColumnElement, SQLColumnExpression, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from app.db.models import Candidate, LLMCall, Run, utcnow
@@ -39,7 +41,7 @@ def task_matches(text: str) -> ColumnElement[bool]:
     return Run.task.ilike(f"%{escaped}%", escape="\\") | Run.id.like(f"{escaped}%", escape="\\")
 
 
-def run_order(session: Session, sort: str, *, descending: bool) -> list[ColumnElement]:
+def run_order(session: Session, sort: str, *, descending: bool) -> list[ColumnElement[Any]]:
     """ORDER BY clauses for ``sort`` (a key of RUN_SORTS): runs without a value last,
     then newest first among equals."""
     if sort not in RUN_SORTS:
@@ -49,7 +51,7 @@ def run_order(session: Session, sort: str, *, descending: bool) -> list[ColumnEl
     return [key.is_(None), primary, Run.created_at.desc(), Run.id.desc()]
 
 
-def _sort_key(session: Session, sort: str) -> ColumnElement:
+def _sort_key(session: Session, sort: str) -> SQLColumnExpression[Any]:
     if sort == "progress":
         finished = (
             select(func.count(Candidate.id))
@@ -63,7 +65,7 @@ def _sort_key(session: Session, sort: str) -> ColumnElement:
         return func.coalesce(spent.scalar_subquery(), 0.0)
     if sort == "duration":
         return _duration_seconds(session)
-    columns: dict[str, ColumnElement] = {
+    columns: dict[str, SQLColumnExpression[Any]] = {
         "created": Run.created_at,
         "task": func.lower(Run.task),
         "status": Run.status,
@@ -74,7 +76,7 @@ def _sort_key(session: Session, sort: str) -> ColumnElement:
     return columns[sort]
 
 
-def _duration_seconds(session: Session) -> ColumnElement:
+def _duration_seconds(session: Session) -> ColumnElement[Any]:
     now = literal(utcnow(), UTCDateTime())
     end = case((Run.status.in_(sorted(TERMINAL_RUN_STATUSES)), Run.updated_at), else_=now)
     if session.get_bind().dialect.name == "postgresql":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
@@ -11,7 +13,9 @@ from app.api.stats_export import stats_csv, stats_document
 from app.db.repository import list_candidates, require_candidate, require_run
 
 router = APIRouter(tags=["candidates"])
-CSV = {200: {"content": {"text/csv": {}}, "description": "one row per checkpoint"}}
+CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}}, "description": "one row per checkpoint"}
+}
 
 
 def _attachment(name: str) -> dict[str, str]:
