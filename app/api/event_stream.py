@@ -4,9 +4,10 @@ An open stream holds no database connection while it waits. For each run that
 somebody follows, one task reads the new events every ``POLL_SECONDS`` (one
 short session in a worker thread), keeps the latest ``KEEP`` in memory and
 wakes the streams; 200 streams on one run cost one query per poll, not 200.
-The poller starts at the run's newest event; a stream that starts before the
-events in memory reads that backlog itself, in batches, then joins. The poller
-stops when the run ends or its last stream closes.
+The poller starts with the run's newest ``KEEP`` events (the whole log of most
+runs), so a new viewer costs no query of its own; a stream that starts before
+the events in memory reads that backlog itself, in batches, then joins. The
+poller stops when the run ends or its last stream closes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from anyio.abc import TaskGroup
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from app.api.queries import last_event_id, run_status
+from app.api.queries import newest_events, run_status
+from app.db.models import Event
 from app.db.repository import events_after
 from app.db.states import TERMINAL_RUN_STATUSES
 
@@ -54,14 +56,19 @@ def _read(
         # The status is read first: events committed before it turned terminal
         # are all visible to the query after it.
         status = run_status(session, run_id=run_id)
-        rows = events_after(session, run_id=run_id, after_id=after_id, limit=BATCH)
-        events = [StreamedEvent(e.id, e.kind, dict(e.data or {}), e.created_at) for e in rows]
+        events = _copy(events_after(session, run_id=run_id, after_id=after_id, limit=BATCH))
     return events, status is None or status in TERMINAL_RUN_STATUSES
 
 
-def _head(session_factory: sessionmaker[Session], run_id: str) -> int:
+def _copy(rows: list[Event]) -> list[StreamedEvent]:
+    return [StreamedEvent(e.id, e.kind, dict(e.data or {}), e.created_at) for e in rows]
+
+
+def _tail(session_factory: sessionmaker[Session], run_id: str) -> tuple[int, list[StreamedEvent]]:
+    """The run's newest KEEP events and the floor below them (0: the whole log)."""
     with session_factory() as session:
-        return last_event_id(session, run_id=run_id)
+        events = _copy(newest_events(session, run_id=run_id, limit=KEEP))
+    return (events[0].id - 1 if len(events) == KEEP else 0), events
 
 
 class RunFeed:
@@ -82,8 +89,8 @@ class RunFeed:
         start = bisect.bisect_right(self.events, after_id, key=lambda event: event.id)
         return self.events[start:]
 
-    def start(self, floor: int) -> None:
-        self.floor = floor
+    def start(self, floor: int, events: list[StreamedEvent]) -> None:
+        self.floor, self.events = floor, events
         self._wake()
 
     def publish(self, events: list[StreamedEvent], *, finished: bool) -> None:
@@ -139,8 +146,11 @@ class EventHub:
             while True:
                 try:
                     if feed.floor is None:
-                        after_id = await run_in_threadpool(_head, self.session_factory, feed.run_id)
-                        feed.start(after_id)
+                        floor, tail = await run_in_threadpool(
+                            _tail, self.session_factory, feed.run_id
+                        )
+                        feed.start(floor, tail)
+                        after_id = tail[-1].id if tail else floor
                     events, ended = await run_in_threadpool(
                         _read, self.session_factory, feed.run_id, after_id
                     )

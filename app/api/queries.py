@@ -87,9 +87,12 @@ def latest_finished_iteration(session: Session, *, run_id: str) -> int | None:
     )
 
 
-def last_event_id(session: Session, *, run_id: str) -> int:
-    """The id of the run's newest event; 0 when it has none."""
-    return session.scalar(select(func.max(Event.id)).where(Event.run_id == run_id)) or 0
+def newest_events(session: Session, *, run_id: str, limit: int) -> list[Event]:
+    """The run's ``limit`` newest events, oldest first."""
+    rows = session.scalars(
+        select(Event).where(Event.run_id == run_id).order_by(Event.id.desc()).limit(limit)
+    )
+    return list(rows)[::-1]
 
 
 def run_status(session: Session, *, run_id: str) -> str | None:

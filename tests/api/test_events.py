@@ -146,3 +146,18 @@ def test_streams_share_one_poller_that_stops_with_the_last_stream(api: Api) -> N
     while hub.feeds and time.monotonic() < deadline:
         time.sleep(0.05)
     assert hub.feeds == {}  # the run is still queued, yet nobody reads it any more
+
+
+def test_a_stream_behind_what_the_feed_keeps_reads_its_backlog(api: Api, monkeypatch: Any) -> None:
+    import app.api.event_stream
+
+    monkeypatch.setattr(app.api.event_stream, "KEEP", 3)  # 2,000 in service
+    run_id = _run_with_events(api, [f"step.{n}" for n in range(10)])
+    threading.Timer(1.0, _finish, args=(api, run_id)).start()
+    first = api.client.stream("GET", f"/api/runs/{run_id}/events", headers={"Last-Event-ID": "0"})
+    with first as live:  # holds the feed open while the second stream starts from the start
+        kinds = [line for line in live.iter_lines() if line.startswith("event:")]
+        again = _parse(api.client.get(f"/api/runs/{run_id}/events").text)
+    expected = ["run.created", *[f"step.{n}" for n in range(10)], "run.status"]
+    assert [kind.removeprefix("event: ") for kind in kinds] == expected
+    assert [event["event"] for event in again] == expected
