@@ -3,7 +3,12 @@ video lasts as long as the steps it shows took in the simulator."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import imageio.v2 as imageio
@@ -16,6 +21,7 @@ from sandbox.camera import MujocoCamera, step_seconds
 from sandbox.evaluate import make_env, open_film, run_episode
 from sandbox.spec import VIDEO_FILE, EvalSpec
 from sandbox.video import MAX_FPS, FilmPlan
+from tests.processes import REPO
 
 GEOM = int(mujoco.mjtObj.mjOBJ_GEOM)
 
@@ -98,17 +104,16 @@ def test_film_plan_plays_at_the_envs_real_time(
     assert plan.fps * plan.stride * dt == pytest.approx(1.0)  # one video second: one env second
 
 
-def test_camera_follows_a_running_cheetah_and_the_video_lasts_its_env_time(
-    tmp_path: Path,
-) -> None:
-    seconds = 10.0
-    spec = _spec("HalfCheetah-v5", tmp_path, video_max_seconds=seconds)
+def film_cheetah(out: Path, seconds: float) -> dict[str, Any]:
+    """Film the trotting cheetah as the evaluator does, looking at each frame's torso
+    through the video's camera and through a camera parked where the episode starts."""
+    spec = _spec("HalfCheetah-v5", out, video_max_seconds=seconds)
     card = get_card(spec.env_id)
     env, camera = make_env(spec, card)
     assert isinstance(camera, MujocoCamera) and camera.tracking
     film = open_film(env, camera, spec)
     env.reset(seed=0)
-    still = mujoco.MjvCamera()  # what the old fixed camera saw: parked at the start
+    still = mujoco.MjvCamera()  # what the old fixed camera saw
     still.azimuth, still.elevation, still.distance = 90.0, -20.0, camera.camera.distance
     still.lookat[:] = env.unwrapped.data.subtree_com[1]  # type: ignore[attr-defined]
     tracked_view, still_view = TorsoLook(env, camera.camera), TorsoLook(env, still)
@@ -128,19 +133,12 @@ def test_camera_follows_a_running_cheetah_and_the_video_lasts_its_env_time(
         film.close()
         camera.close()
         env.close()
-
-    assert travelled > 8.0  # metres: several widths of a still camera's view
-    assert len(seen) == 200
-    for (pixels, centre), _ in seen:
-        assert pixels > 100 and 0.25 < centre < 0.75
-    assert seen[-1][1][0] == 0  # the still camera lost the cheetah long before the end
-    fps, frames = _mp4(tmp_path / VIDEO_FILE)
-    assert (fps, frames) == (20.0, 200)
-    assert frames / fps == pytest.approx(seconds)
+    return {"travelled": travelled, "seen": seen}
 
 
-def test_walker_video_is_not_played_at_125_frames_per_second(tmp_path: Path) -> None:
-    spec = _spec("Walker2d-v5", tmp_path)
+def film_walker(out: Path) -> dict[str, Any]:
+    """Film a Walker2d that flails and falls, as the evaluator does."""
+    spec = _spec("Walker2d-v5", out)
     card = get_card(spec.env_id)
     env, camera = make_env(spec, card)
     assert camera is not None
@@ -159,10 +157,52 @@ def test_walker_video_is_not_played_at_125_frames_per_second(tmp_path: Path) -> 
         film.close()
         camera.close()
         env.close()
+    return {"length": episode.length}
+
+
+def _in_a_rendering_process(function: str, *args: object) -> Any:
+    """Run ``function`` of this module in a fresh interpreter with MuJoCo's headless
+    GL, as the launcher starts the evaluator (the GL backend is fixed at import)."""
+    code = (
+        "import json, sys; from pathlib import Path; "
+        f"from tests.sandbox.test_video import {function}; "
+        f"print(json.dumps({function}(Path(sys.argv[1]), *json.loads(sys.argv[2]))))"
+    )
+    env = {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL") or "egl"}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(args[0]), json.dumps(args[1:])],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_camera_follows_a_running_cheetah_and_the_video_lasts_its_env_time(
+    tmp_path: Path,
+) -> None:
+    seconds = 10.0
+    result = _in_a_rendering_process("film_cheetah", tmp_path, seconds)
+    assert result["travelled"] > 8.0  # metres: several widths of a still camera's view
+    seen = result["seen"]
+    assert len(seen) == 200
+    for (pixels, centre), _ in seen:
+        assert pixels > 100 and 0.25 < centre < 0.75
+    assert seen[-1][1][0] == 0  # the still camera lost the cheetah long before the end
+    fps, frames = _mp4(tmp_path / VIDEO_FILE)
+    assert (fps, frames) == (20.0, 200)
+    assert frames / fps == pytest.approx(seconds)
+
+
+def test_walker_video_is_not_played_at_125_frames_per_second(tmp_path: Path) -> None:
+    length = _in_a_rendering_process("film_walker", tmp_path)["length"]
     fps, frames = _mp4(tmp_path / VIDEO_FILE)
     assert fps == 25.0
-    assert episode.length < 995  # it falls: the whole episode is on film
-    filmed_steps = episode.length - episode.length % 5
+    assert length < 995  # it falls: the whole episode is on film
+    filmed_steps = length - length % 5
     assert frames == 1 + filmed_steps // 5
     # The video lasts as long as the steps it shows took (0.008 s each), within a frame.
     assert frames / fps == pytest.approx(filmed_steps * 0.008, abs=1 / fps + 1e-9)
