@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from app.config import Settings
 from app.db.models import Candidate
+from app.db.run_store import RunStore
 from app.db.runs import create_run
 from app.db.session import make_engine, make_session_factory, upgrade_database
 from app.evolution.loop import execute_run
@@ -59,7 +60,7 @@ def run_once(args: argparse.Namespace, data_dir: Path, halving: bool) -> dict[st
         run_id = run.id
     settings = Settings(data_dir=data_dir, database_url=url)
     ctx = make_context(
-        settings=settings, session_factory=factory, executor=LocalExecutor(args.workers)
+        settings=settings, store=RunStore(factory), executor=LocalExecutor(args.workers)
     )
     start = time.monotonic()
     status = execute_run(ctx, run_id)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
-from tests.fake_llm import FakeLLMServer
+# Tests train small MLPs, many processes at once on two cores: one math thread per
+# process (this one and every process it starts) keeps them from contending. Set
+# before numpy or torch is imported: both read it once, at load.
+for _threads in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")
+
+from tests.fake_llm import FakeLLMServer  # noqa: E402
 
 
 @pytest.fixture

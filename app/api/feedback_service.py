@@ -8,10 +8,11 @@ from sqlalchemy.orm import Session
 
 from app.api.errors import invalid_field
 from app.api.queries import latest_finished_iteration
-from app.api.schemas.feedback import FeedbackCreate
+from app.api.schemas.feedback import FeedbackCreate, FeedbackRead
 from app.db.errors import ConflictError
 from app.db.models import Candidate, Feedback, Run
-from app.db.repository import add_feedback, get_candidate
+from app.db.repository import add_feedback, get_candidate, list_iterations
+from app.db.states import TERMINAL_RUN_STATUSES as TERMINAL
 
 
 def _iteration(session: Session, run: Run, requested: int | None) -> int:
@@ -95,3 +96,22 @@ def store_feedback(
     if body.continue_:
         rows.append(add(kind="continue"))
     return iteration, rows
+
+
+def feedback_reads(session: Session, run: Run, rows: list[Feedback]) -> list[FeedbackRead]:
+    """The rows as the API shows them, each saying which prompt used it (or will)."""
+    prompted = sum(1 for it in list_iterations(session, run_id=run.id) if it.messages)
+    next_prompt = prompted if prompted < run.iterations and run.status not in TERMINAL else None
+    return [_read(row, next_prompt) for row in rows]
+
+
+def _read(row: Feedback, next_prompt: int | None) -> FeedbackRead:
+    if row.kind == "continue":
+        use = "ends the wait for feedback; no prompt carries it"
+    elif row.used_in_iteration is not None:
+        use = f"used in iteration {row.used_in_iteration}'s prompt"
+    elif next_prompt is not None:
+        use = f"waiting for iteration {next_prompt}'s prompt"
+    else:
+        use = "arrived after the last prompt: kept for a resumed or extended run"
+    return FeedbackRead.model_validate(row).model_copy(update={"use": use})

@@ -9,11 +9,12 @@ from sqlalchemy.orm import Session
 
 from app.api.queries import finished_counts, list_totals
 from app.api.schemas.candidates import CandidateSummary
-from app.api.schemas.runs import FINAL_SOURCES, RunDetail, RunListItem, RunProgress, RunRead
+from app.api.schemas.runs import RunDetail, RunListItem, RunProgress, RunRead
 from app.api.schemas.usage import UsageTotals
 from app.db.errors import ConflictError
 from app.db.models import Run
 from app.db.repository import get_candidate, llm_usage, require_run, set_run_status
+from app.run_options import FINAL_SOURCES
 
 RESUMABLE_STATUSES = ("failed", "cancelled")
 

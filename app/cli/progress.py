@@ -53,7 +53,7 @@ class RunProgress:
             self.bars.update(
                 self.iteration_bar,
                 completed=data["index"],
-                description=f"iteration {data['index'] + 1}/{data['total']}",
+                description=f"iteration {data['index']} (0..{data['total'] - 1})",
             )
             self.bars.reset(self.candidate_bar)
         elif kind == "final.started":
@@ -75,7 +75,7 @@ class RunProgress:
                 self.bars.remove_task(bar)
             self._log_result(data)
         elif kind == "feedback.waiting":
-            self.say(f"waiting for feedback on iteration {data['iteration'] + 1}")
+            self.say(f"waiting for feedback on iteration {data['iteration']}")
 
     def _steps(self, data: dict[str, Any]) -> None:
         key = data.get("key") or data.get("id")

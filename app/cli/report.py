@@ -148,13 +148,13 @@ def print_run(
                 (c for c in search if c.iteration_index == index and c.sample_index == sample), None
             )
             cells.append(_cell(c, best=run.best_candidate_id))
-        table.add_row(str(index + 1), *cells)
+        table.add_row(str(index), *cells)
     console.print(table)
     if errors:
         for c in search:
             if c.error:
                 first = c.error.strip().splitlines()[0][:160]
-                where = f" it{c.iteration_index + 1}#{c.sample_index} {c.error_kind}: "
+                where = f" iteration {c.iteration_index} #{c.sample_index} {c.error_kind}: "
                 console.print(Text.assemble("  ", (c.id, "red"), where, first))
     if run.final:
         _print_final(console, run)

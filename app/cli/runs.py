@@ -3,29 +3,30 @@
 from __future__ import annotations
 
 import json
-import re
 import signal
 import threading
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from app.cli.progress import RunProgress
 from app.cli.report import print_run, run_summary, runs_table
 from app.config import get_settings
+from app.db.candidates import best_candidate
 from app.db.models import Run
 from app.db.repository import create_run, get_run, release_lease
 from app.db.repository import list_runs as query_runs
+from app.db.run_store import RunStore
 from app.db.session import get_session_factory, upgrade_database
 from app.evolution.export import export_module
 from app.evolution.loop import execute_run
 from app.evolution.runner import make_context
+from app.run_options import RunOptionError, RunSpec, prepare_run
 from app.worker.lease import LeaseKeeper, acquire_run
 from app.worker.loop import default_worker_id
-from envs import get_card
-from sandbox.spec import DEVICE_PATTERN
 
 
 def run(
@@ -34,27 +35,27 @@ def run(
     fitness: Annotated[
         str | None, typer.Option(help="trusted fitness metric (card default)")
     ] = None,
-    iterations: Annotated[int, typer.Option(min=1, max=50)] = 5,
-    samples: Annotated[int, typer.Option(min=1, max=64, help="candidates per iteration")] = 4,
-    timesteps: Annotated[int | None, typer.Option(min=1000, help="env steps per candidate")] = None,
+    iterations: Annotated[int | None, typer.Option(help="rounds of evolution (5)")] = None,
+    samples: Annotated[int | None, typer.Option(help="candidates per iteration (4)")] = None,
+    timesteps: Annotated[int | None, typer.Option(help="env steps per candidate")] = None,
     final_seeds: Annotated[
-        int, typer.Option(min=0, max=20, help="seeds of the final retraining (0 skips it)")
-    ] = 3,
+        int | None, typer.Option(help="seeds of the final retraining (3; 0 skips it)")
+    ] = None,
     seed: Annotated[int, typer.Option()] = 0,
     model: Annotated[str | None, typer.Option(help="LLM model (REWARDFORGE_LLM_MODEL)")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint")] = None,
     offline: Annotated[bool, typer.Option(help="use the offline proposer, no LLM")] = False,
     env_card: Annotated[str | None, typer.Option(help="your own card: pkg.mod:factory")] = None,
     algorithm: Annotated[str | None, typer.Option(help="PPO or SAC (card default)")] = None,
-    n_envs: Annotated[int | None, typer.Option(min=1, max=256, help="parallel envs")] = None,
+    n_envs: Annotated[int | None, typer.Option(help="parallel envs (card default)")] = None,
     device: Annotated[
         str | None, typer.Option(help="torch device: auto (CUDA when present), cpu, cuda[:N]")
     ] = None,
     reward_backend: Annotated[
-        str, typer.Option(help="numpy, or torch: reward code on tensors on the device")
-    ] = "numpy",
+        str | None, typer.Option(help="numpy, or torch: reward code on tensors on the device")
+    ] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="candidates trained at once")] = None,
-    eval_episodes: Annotated[int, typer.Option(min=1, max=100)] = 5,
+    eval_episodes: Annotated[int | None, typer.Option(help="evaluation episodes (5)")] = None,
     resume: Annotated[str | None, typer.Option(help="resume an interrupted run by id")] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="print one JSON object at the end")
@@ -75,26 +76,26 @@ def run(
             if stored is None:
                 raise typer.BadParameter(f"no run with id {resume!r}", param_hint="--resume")
         else:
-            fields = _new_run_fields(
-                env,
-                task,
-                fitness,
-                env_card,
-                timesteps,
-                iterations,
-                samples,
-                final_seeds,
-                seed,
-                model,
-                base_url,
-                offline,
-                algorithm,
-                n_envs,
-                eval_episodes,
-                device,
-                reward_backend,
+            spec = _new_run_spec(
+                env=env,
+                task=task,
+                fitness=fitness,
+                card_spec=env_card,
+                timesteps=timesteps,
+                iterations=iterations,
+                samples=samples,
+                final_seeds=final_seeds,
+                seed=seed,
+                llm={"model": model, "base_url": base_url, "offline": offline},
+                options={
+                    "algorithm": algorithm.upper() if algorithm else None,
+                    "n_envs": n_envs,
+                    "eval_episodes": eval_episodes,
+                    "device": device,
+                    "reward_backend": reward_backend,
+                },
             )
-            stored = create_run(session, **fields)
+            stored = create_run(session, spec)
             # leased in the same transaction, so a service worker never picks it up
             acquire_run(
                 session, run_id=stored.id, worker_id=worker_id, lease_seconds=settings.lease_seconds
@@ -144,7 +145,7 @@ def _execute_here(
     with keeper, bars:
         ctx = make_context(
             settings=settings,
-            session_factory=session_factory,
+            store=RunStore(session_factory),
             progress=bars,
             should_cancel=lambda: cancel.is_set() or keeper.should_stop(),
         )
@@ -155,58 +156,30 @@ def _execute_here(
         session.commit()
 
 
-def _new_run_fields(
-    env: str | None,
-    task: str | None,
-    fitness: str | None,
-    env_card: str | None,
-    timesteps: int | None,
-    iterations: int,
-    samples: int,
-    final_seeds: int,
-    seed: int,
-    model: str | None,
-    base_url: str | None,
-    offline: bool,
-    algorithm: str | None,
-    n_envs: int | None,
-    eval_episodes: int,
-    device: str | None = None,
-    reward_backend: str = "numpy",
-) -> dict[str, Any]:
+def _new_run_spec(*, env: str | None, task: str | None, **given: Any) -> RunSpec:
+    """The run the flags ask for, checked by the same model and rules as the API's."""
     if not env or not task:
         raise typer.BadParameter("--env and --task are required (or --resume RUN_ID)")
+    fields = {k: v for k, v in given.items() if v is not None}
+    fields["options"] = {k: v for k, v in given["options"].items() if v is not None}
     try:
-        card = get_card(env, env_card)
-        metric = card.metric(fitness) if fitness else card.default_metric
-    except (KeyError, ValueError) as exc:
-        raise typer.BadParameter(str(exc.args[0] if exc.args else exc)) from None
-    if algorithm and algorithm.upper() not in ("PPO", "SAC"):
-        raise typer.BadParameter("--algorithm must be PPO or SAC")
-    if reward_backend not in ("numpy", "torch"):
-        raise typer.BadParameter("--reward-backend must be numpy or torch")
-    if device is not None and not re.fullmatch(DEVICE_PATTERN, device):
-        raise typer.BadParameter(f"--device must be auto, cpu or cuda[:N], not {device!r}")
-    options = {
-        "algorithm": algorithm.upper() if algorithm else None,
-        "n_envs": n_envs,
-        "eval_episodes": eval_episodes,
-        "device": device,
-        "reward_backend": reward_backend if reward_backend != "numpy" else None,
-    }
-    return dict(
-        env_id=env,
-        card_spec=env_card,
-        task=task,
-        fitness_metric=metric.name,
-        iterations=iterations,
-        samples=samples,
-        timesteps=timesteps or card.training.timesteps,
-        final_seeds=final_seeds,
-        seed=seed,
-        llm={"model": model, "base_url": base_url, "offline": offline},
-        options={k: v for k, v in options.items() if v is not None},
-    )
+        return prepare_run(RunSpec(env_id=env, task=task, **fields))
+    except ValidationError as exc:
+        raise typer.BadParameter(_flag_errors(exc)) from None
+    except RunOptionError as exc:
+        raise typer.BadParameter(exc.message) from None
+    except ValueError as exc:  # a custom card that does not load
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _flag_errors(exc: ValidationError) -> str:
+    """Pydantic's errors in the CLI's words: --n-envs, not options.n_envs."""
+    lines = []
+    for error in exc.errors():
+        name = str(error["loc"][-1]) if error["loc"] else "options"
+        flag = {"card_spec": "env-card", "fitness_metric": "fitness"}.get(name, name)
+        lines.append(f"--{flag.replace('_', '-')}: {error['msg']}")
+    return "; ".join(lines)
 
 
 def _cancel_on_interrupt(console: Console, run_id: str) -> threading.Event:
@@ -271,7 +244,7 @@ def export(
     with session_factory() as session:
         stored = _load(session, run_id)
         try:
-            text = export_module(session, stored)
+            text = export_module(stored, best_candidate(session, stored))
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
     output.write_text(text)

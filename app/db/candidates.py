@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.db.dml import affected_rows
 from app.db.errors import NotFoundError
 from app.db.events import add_event
-from app.db.models import Candidate, utcnow
+from app.db.models import Candidate, Run, utcnow
 from app.db.runs import require_run
 from app.db.states import CANDIDATE_STATUSES, UNFINISHED_CANDIDATE_STATUSES, check_status
 
@@ -66,6 +66,7 @@ def create_candidate(
             "kind": kind,
             "status": status,
             "error_kind": error_kind,
+            "error": (error or "")[:500] or None,
         },
     )
     return candidate
@@ -149,29 +150,6 @@ def claim_candidate(
     return True
 
 
-def set_candidate_status(
-    session: Session,
-    *,
-    candidate_id: str,
-    status: str,
-    error_kind: str | None = None,
-    error: str | None = None,
-    sandbox_level: str | None = None,
-) -> Candidate:
-    """Set the candidate's status (and error, sandbox level) and log ``candidate.status``."""
-    check_status(status, CANDIDATE_STATUSES, "candidate status")
-    candidate = require_candidate(session, candidate_id=candidate_id)
-    previous = candidate.status
-    candidate.status = status
-    candidate.error_kind = error_kind
-    candidate.error = error
-    if sandbox_level is not None:
-        candidate.sandbox_level = sandbox_level
-    session.flush()
-    _status_event(session, candidate, previous)
-    return candidate
-
-
 def record_candidate_result(
     session: Session,
     *,
@@ -187,8 +165,10 @@ def record_candidate_result(
     sandbox_level: str | None = None,
     error_kind: str | None = None,
     error: str | None = None,
+    overwrite: bool = False,
 ) -> Candidate:
-    """Store what training and evaluation produced (None leaves a field as it was).
+    """Store what training and evaluation produced (None leaves a field as it was,
+    unless ``overwrite``: then every field takes the value given).
 
     ``status`` is usually done, or failed/stopped with partial statistics.
     Logs ``candidate.result``.
@@ -206,7 +186,7 @@ def record_candidate_result(
         "sandbox_level": sandbox_level,
     }
     for name, value in given.items():
-        if value is not None:
+        if value is not None or overwrite:
             setattr(candidate, name, value)
     candidate.status = status
     candidate.error_kind = error_kind
@@ -218,12 +198,15 @@ def record_candidate_result(
         kind="candidate.result",
         data={
             "id": candidate.id,
+            "iteration": candidate.iteration_index,
+            "sample": candidate.sample_index,
+            "kind": candidate.kind,
             "status": status,
             "fitness": candidate.fitness,
             "success_rate": candidate.success_rate,
             "env_steps": candidate.env_steps,
             "train_seconds": candidate.train_seconds,
-            "error": error,
+            "error": (error or "")[:500] or None,
         },
     )
     return candidate
@@ -240,17 +223,6 @@ def reset_unfinished_candidates(session: Session, *, run_id: str) -> int:
     return len(unfinished)
 
 
-def find_trained_duplicate(session: Session, *, run_id: str, code_hash: str) -> Candidate | None:
-    """The run's first trained (done) candidate with this code hash, or None."""
-    query = (
-        select(Candidate)
-        .where(
-            Candidate.run_id == run_id,
-            Candidate.code_hash == code_hash,
-            Candidate.status == "done",
-            Candidate.duplicate_of.is_(None),
-        )
-        .order_by(Candidate.iteration_index, Candidate.sample_index)
-        .limit(1)
-    )
-    return session.scalars(query).first()
+def best_candidate(session: Session, run: Run) -> Candidate | None:
+    """The row ``run.best_candidate_id`` names (the evolution loop's pick), or None."""
+    return session.get(Candidate, run.best_candidate_id) if run.best_candidate_id else None

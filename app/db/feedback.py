@@ -97,18 +97,24 @@ def add_feedback(
 def pending_feedback(
     session: Session, *, run_id: str, iteration_index: int | None = None
 ) -> list[Feedback]:
-    """Unconsumed feedback, oldest first, about iteration ``iteration_index`` or earlier.
+    """Feedback no prompt has used yet (a "continue" is never for a prompt), oldest
+    first, about iteration ``iteration_index`` or earlier.
 
     Earlier iterations count too, so feedback that arrived late is not lost.
     """
-    query = select(Feedback).where(Feedback.run_id == run_id, Feedback.consumed.is_(False))
+    query = select(Feedback).where(
+        Feedback.run_id == run_id, Feedback.consumed.is_(False), Feedback.kind != "continue"
+    )
     if iteration_index is not None:
         query = query.where(Feedback.iteration_index <= iteration_index)
     return list(session.scalars(query.order_by(Feedback.id)))
 
 
-def mark_consumed(session: Session, *, run_id: str, feedback_ids: list[int]) -> int:
-    """Mark the run's feedback as used by a prompt; returns how many were pending."""
+def mark_consumed(
+    session: Session, *, run_id: str, feedback_ids: list[int], iteration: int
+) -> int:
+    """Mark the run's feedback as used by iteration ``iteration``'s prompt; returns how
+    many were pending."""
     if not feedback_ids:
         return 0
     statement = (
@@ -118,7 +124,7 @@ def mark_consumed(session: Session, *, run_id: str, feedback_ids: list[int]) -> 
             Feedback.id.in_(feedback_ids),
             Feedback.consumed.is_(False),
         )
-        .values(consumed=True)
+        .values(consumed=True, used_in_iteration=iteration)
     )
     # "fetch" so Feedback objects the caller holds read consumed=True afterwards.
     count = affected_rows(session, statement, synchronize="fetch")
@@ -127,6 +133,6 @@ def mark_consumed(session: Session, *, run_id: str, feedback_ids: list[int]) -> 
             session,
             run_id=run_id,
             kind="feedback.consumed",
-            data={"ids": sorted(feedback_ids), "count": count},
+            data={"ids": sorted(feedback_ids), "count": count, "iteration": iteration},
         )
     return count

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -59,22 +57,6 @@ def _require_iteration(session: Session, run_id: str, index: int) -> Iteration:
     iteration = get_iteration(session, run_id=run_id, index=index)
     if iteration is None:
         raise NotFoundError(f"run {run_id} has no iteration {index}")
-    return iteration
-
-
-def set_iteration_messages(
-    session: Session, *, run_id: str, index: int, messages: list[dict[str, Any]]
-) -> Iteration:
-    """Store the rendered prompt (chat messages) the iteration sent to the LLM."""
-    iteration = _require_iteration(session, run_id, index)
-    iteration.messages = list(messages)
-    session.flush()
-    add_event(
-        session,
-        run_id=run_id,
-        kind="iteration.prompt",
-        data={"index": index, "messages": len(messages)},
-    )
     return iteration
 
 

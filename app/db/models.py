@@ -109,6 +109,8 @@ class Iteration(Base):
     # proposing -> training -> done | waiting_feedback
     messages: Mapped[list[Any]] = mapped_column(default=list)  # the rendered prompt, stored
     parent_candidate_id: Mapped[str | None] = mapped_column(String(32))
+    # why the parent was chosen: "human pick", "preferences" or "fitness"
+    parent_rule: Mapped[str | None] = mapped_column(String(32))
     best_candidate_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -196,6 +198,7 @@ class Feedback(Base):
     other_candidate_id: Mapped[str | None] = mapped_column(String(32))  # the less preferred
     text: Mapped[str | None] = mapped_column(Text)
     consumed: Mapped[bool] = mapped_column(Boolean, default=False)
+    used_in_iteration: Mapped[int | None] = mapped_column(Integer)  # whose prompt carried it
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

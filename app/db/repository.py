@@ -10,13 +10,11 @@ from __future__ import annotations
 from app.db.candidates import (
     claim_candidate,
     create_candidate,
-    find_trained_duplicate,
     get_candidate,
     list_candidates,
     record_candidate_result,
     require_candidate,
     reset_unfinished_candidates,
-    set_candidate_status,
 )
 from app.db.errors import ConflictError, NotFoundError
 from app.db.events import add_event, events_after
@@ -25,7 +23,6 @@ from app.db.iterations import (
     get_iteration,
     get_or_create_iteration,
     list_iterations,
-    set_iteration_messages,
     set_iteration_status,
 )
 from app.db.leases import claim_run, release_lease, renew_lease
@@ -53,7 +50,6 @@ __all__ = [
     "create_run",
     "delete_run",
     "events_after",
-    "find_trained_duplicate",
     "get_candidate",
     "get_iteration",
     "get_or_create_iteration",
@@ -72,8 +68,6 @@ __all__ = [
     "require_candidate",
     "require_run",
     "reset_unfinished_candidates",
-    "set_candidate_status",
-    "set_iteration_messages",
     "set_iteration_status",
     "set_run_status",
     "stored_responses",

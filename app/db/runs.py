@@ -12,12 +12,8 @@ from app.db.errors import ConflictError, NotFoundError
 from app.db.events import add_event
 from app.db.models import Run, utcnow
 from app.db.run_order import run_order, task_matches
-from app.db.states import (
-    FEEDBACK_MODES,
-    RUN_STATUSES,
-    TERMINAL_RUN_STATUSES,
-    check_status,
-)
+from app.db.states import RUN_STATUSES, TERMINAL_RUN_STATUSES, check_status
+from app.run_options import RunSpec, prepare_run
 
 
 def _positive(name: str, value: int, minimum: int = 1) -> None:
@@ -25,49 +21,25 @@ def _positive(name: str, value: int, minimum: int = 1) -> None:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
 
 
-def create_run(
-    session: Session,
-    *,
-    env_id: str,
-    task: str,
-    fitness_metric: str,
-    iterations: int,
-    samples: int,
-    timesteps: int,
-    final_seeds: int = 2,
-    seed: int = 0,
-    llm: dict[str, Any] | None = None,
-    options: dict[str, Any] | None = None,
-    feedback_mode: str = "none",
-    feedback_timeout_s: float = 3600.0,
-    card_spec: str | None = None,
-) -> Run:
-    """Store a new queued run; the caller commits. Raises ValueError on bad budgets."""
-    if not task.strip():
-        raise ValueError("task must not be empty")
-    _positive("iterations", iterations)
-    _positive("samples", samples)
-    _positive("timesteps", timesteps)
-    _positive("final_seeds", final_seeds, minimum=0)
-    check_status(feedback_mode, FEEDBACK_MODES, "feedback mode")
-    if feedback_timeout_s <= 0:
-        raise ValueError("feedback_timeout_s must be positive")
-    if llm and any("key" in name.lower() for name in llm):
-        raise ValueError("run LLM settings must not hold an API key; configure it in Settings")
+def create_run(session: Session, spec: RunSpec | None = None, **fields: Any) -> Run:
+    """Store a new queued run from ``spec`` (or the same fields as keywords); the caller
+    commits. The card's defaults fill what the spec leaves open; raises ValueError
+    (pydantic's ValidationError or RunOptionError) on a bad spec."""
+    spec = prepare_run(spec if spec is not None else RunSpec.model_validate(fields))
     run = Run(
-        env_id=env_id,
-        task=task,
-        fitness_metric=fitness_metric,
-        iterations=iterations,
-        samples=samples,
-        timesteps=timesteps,
-        final_seeds=final_seeds,
-        seed=seed,
-        llm=dict(llm or {}),
-        options=dict(options or {}),
-        feedback_mode=feedback_mode,
-        feedback_timeout_s=feedback_timeout_s,
-        card_spec=card_spec,
+        env_id=spec.env_id,
+        task=spec.task,
+        fitness_metric=spec.fitness_metric,
+        iterations=spec.iterations,
+        samples=spec.samples,
+        timesteps=spec.timesteps,
+        final_seeds=spec.final_seeds,
+        seed=spec.seed,
+        llm=spec.llm.model_dump(),
+        options=spec.options.model_dump(),
+        feedback_mode=spec.feedback_mode,
+        feedback_timeout_s=spec.feedback_timeout_s,
+        card_spec=spec.card_spec,
         status="queued",
     )
     session.add(run)
@@ -76,7 +48,7 @@ def create_run(
         session,
         run_id=run.id,
         kind="run.created",
-        data={"status": run.status, "env_id": env_id, "task": task},
+        data={"status": run.status, "env_id": run.env_id, "task": run.task},
     )
     return run
 

@@ -18,7 +18,6 @@ CANDIDATE_STATUSES = frozenset(
 UNFINISHED_CANDIDATE_STATUSES = frozenset({"training", "evaluating"})
 
 FEEDBACK_KINDS = frozenset({"text", "parent", "preference", "continue"})
-FEEDBACK_MODES = frozenset({"none", "wait"})
 
 
 def check_status(status: str, allowed: frozenset[str], what: str) -> None:

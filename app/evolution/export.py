@@ -16,8 +16,6 @@ import math
 import re
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from app.db.models import Candidate, Run
 from app.evolution.validate import ValidationError, check_code
 from app.run_options import TrainingOptions
@@ -79,15 +77,15 @@ CARD_SPEC = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za
 MODULE_NAMES = frozenset({"REWARD_INFO", "STATE_VARIABLES", "wrap_env", "make_env"})
 
 
-def export_module(session: Session, run: Run) -> str:
-    """Source text of the module for the run's best candidate (``run.best_candidate_id``).
+def export_module(run: Run, best: Candidate | None) -> str:
+    """Source text of the module for the run's best candidate ``best`` (the row
+    ``run.best_candidate_id`` names, which the loop's one rule chose).
 
     Raises ValueError when there is none, or its code fails today's gate.
     """
     if not run.best_candidate_id:
         raise ValueError(f"run {run.id} has no trained candidate yet (status {run.status})")
-    best = session.get(Candidate, run.best_candidate_id)
-    if best is None or not best.code:
+    if best is None or best.id != run.best_candidate_id or not best.code:
         raise ValueError(f"run {run.id}: best candidate {run.best_candidate_id} has no code")
     return render_module(run=run, candidate=best, card=get_card(run.env_id, run.card_spec))
 

@@ -5,78 +5,37 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
-
-from app.db.models import Feedback, Iteration, Run
-from app.db.repository import add_event, set_run_status
+from app.db.run_store import RunStore
 from app.evolution.progress import Progress
 
 POLL_SECONDS = 0.5
 
 
-def continue_given(session: Session, *, run_id: str, iteration: int) -> bool:
-    return (
-        session.scalars(
-            select(Feedback.id).where(
-                Feedback.run_id == run_id,
-                Feedback.kind == "continue",
-                Feedback.iteration_index == iteration,
-            )
-        ).first()
-        is not None
-    )
-
-
-def _next_started(session: Session, *, run_id: str, iteration: int) -> bool:
-    """A resumed run does not wait again for an iteration it already moved past."""
-    return (
-        session.scalars(
-            select(Iteration.id).where(Iteration.run_id == run_id, Iteration.index == iteration + 1)
-        ).first()
-        is not None
-    )
-
-
 def wait_for_feedback(
-    session_factory: sessionmaker[Session],
+    store: RunStore,
     *,
-    run: Run,
+    run_id: str,
     iteration: int,
+    timeout_s: float,
     should_cancel: Callable[[], bool],
     progress: Progress,
 ) -> None:
-    """Block until a "continue" arrives for ``iteration``, the timeout passes, or cancel."""
-    with session_factory() as session:
-        if continue_given(session, run_id=run.id, iteration=iteration) or _next_started(
-            session, run_id=run.id, iteration=iteration
-        ):
-            return
-        set_run_status(session, run_id=run.id, status="waiting_feedback")
-        add_event(
-            session,
-            run_id=run.id,
-            kind="feedback.waiting",
-            data={"iteration": iteration, "timeout_s": run.feedback_timeout_s},
-        )
-        session.commit()
+    """Block until a "continue" arrives for ``iteration``, the timeout passes, or cancel.
+
+    A resumed run does not wait again for an iteration it already moved past.
+    """
+    if store.continue_given(run_id, iteration):
+        return
+    store.set_status(run_id, "waiting_feedback")
+    store.event(run_id, "feedback.waiting", {"iteration": iteration, "timeout_s": timeout_s})
     progress("feedback.waiting", {"iteration": iteration})
-    deadline = time.monotonic() + run.feedback_timeout_s
+    deadline = time.monotonic() + timeout_s
     reason = "timeout"
     while time.monotonic() < deadline and not should_cancel():
-        with session_factory() as session:
-            if continue_given(session, run_id=run.id, iteration=iteration):
-                reason = "continue"
-                break
+        if store.continue_given(run_id, iteration):
+            reason = "continue"
+            break
         time.sleep(POLL_SECONDS)
-    with session_factory() as session:
-        stored = session.get(Run, run.id)
-        if stored is not None and stored.status == "waiting_feedback":
-            set_run_status(session, run_id=run.id, status="running")
-            add_event(
-                session,
-                run_id=run.id,
-                kind="feedback.resumed",
-                data={"iteration": iteration, "reason": reason},
-            )
-        session.commit()
+    if store.run(run_id).status == "waiting_feedback":
+        store.set_status(run_id, "running")
+        store.event(run_id, "feedback.resumed", {"iteration": iteration, "reason": reason})

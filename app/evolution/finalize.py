@@ -7,52 +7,13 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from app.db.models import Candidate, Run
+from app.db.models import Candidate
 
 SOURCES = ("candidate", "env", "fitness")
 FINAL_SEED_BASE = 1000
 
 
-def final_iteration(run: Run) -> int:
-    """Final trainings live after the search iterations."""
-    return run.iterations
-
-
-def ensure_final_candidates(session: Session, *, run: Run, best: Candidate) -> list[Candidate]:
-    """Create (once) the final trainings: every source x every seed."""
-    existing = list(
-        session.scalars(
-            select(Candidate)
-            .where(Candidate.run_id == run.id, Candidate.kind == "final")
-            .order_by(Candidate.sample_index)
-        )
-    )
-    if existing:
-        return existing
-    made = []
-    for source_index, source in enumerate(SOURCES):
-        for seed_index in range(run.final_seeds):
-            candidate = Candidate(
-                run_id=run.id,
-                iteration_index=final_iteration(run),
-                sample_index=source_index * run.final_seeds + seed_index,
-                kind="final",
-                reward_source=source,
-                seed=FINAL_SEED_BASE + seed_index,
-                parent_id=best.id if source == "candidate" else None,
-                code=best.code if source == "candidate" else None,
-                code_hash=best.code_hash if source == "candidate" else None,
-            )
-            session.add(candidate)
-            made.append(candidate)
-    session.flush()
-    return made
-
-
-def summarize(run: Run, finals: list[Candidate], *, higher_is_better: bool) -> dict[str, Any]:
+def summarize(finals: list[Candidate], *, higher_is_better: bool) -> dict[str, Any]:
     """Per source: fitness per seed, mean, success rate; plus the normalised score."""
     summary: dict[str, Any] = {}
     for source in SOURCES:

@@ -6,9 +6,10 @@ its statistics, evaluation and fitness, which still feed reflection) and the
 rest continue from their checkpoints to the next rung: no retraining from
 scratch. The last rung is the full budget.
 
-Run options: ``halving`` (true, false, or null: on when samples >= 4),
-``halving_rungs`` (budget fractions, increasing, ending at 1.0; default
-0.25, 0.5, 1.0) and ``halving_keep`` (the fraction kept at each cut; 0.5).
+Run options (app.run_options.TrainingOptions): ``halving`` (true, false, or
+null: on when samples >= 4), ``halving_rungs`` (budget fractions, increasing,
+ending at 1.0; default 0.25, 0.5, 1.0) and ``halving_keep`` (the fraction kept
+at each cut; 0.5). The cut ranks by the one rule of app.evolution.selection.
 
 Progress lives on the candidate rows, so a killed worker resumes mid-halving:
 after a rung, a candidate's row holds that rung's statistics, evaluation,
@@ -21,23 +22,19 @@ from __future__ import annotations
 
 import math
 import shutil
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from app.db.models import Candidate, Run
-from app.db.repository import add_event
+from app.db.models import Candidate
+from app.db.run_store import RunStore
 from app.evolution.progress import Progress
+from app.evolution.selection import ranked
 from app.execution.executor import CandidateJob, CandidateResult, EventCallback, Executor
-from envs.card import EnvCard
+from app.run_options import HALVING_MIN_SAMPLES, RunSpec, TrainingOptions
 from sandbox.spec import CHECKPOINT_DIR
 
-DEFAULT_RUNGS = (0.25, 0.5, 1.0)
-DEFAULT_KEEP = 0.5
-MIN_SAMPLES = 4  # "halving": null turns it on from this many samples per iteration
 RUNGS_DIR = "halving"
 
 
@@ -49,48 +46,20 @@ class HalvingPlan:
     keep: float
 
 
-def parse_halving(
-    options: Mapping[str, Any], *, samples: int, timesteps: int
-) -> HalvingPlan | None:
-    """The plan the run options ask for, or None when halving is off.
-
-    Raises ValueError naming the bad option, whether or not halving is on.
-    """
-    enabled = options.get("halving")
-    if enabled not in (True, False, None):
-        raise ValueError(f"run option halving must be true, false or null, got {enabled!r}")
-    fractions = options.get("halving_rungs")
-    fractions = list(DEFAULT_RUNGS) if fractions is None else fractions
-    if (
-        not isinstance(fractions, list | tuple)
-        or not fractions
-        or not all(_is_number(f) and 0 < f <= 1 for f in fractions)
-        or list(fractions) != sorted(set(fractions))
-        or fractions[-1] != 1
-    ):
-        raise ValueError(
-            "run option halving_rungs must be increasing budget fractions in (0, 1] ending "
-            f"at 1.0, e.g. [0.25, 0.5, 1.0]; got {fractions!r}"
-        )
-    keep = options.get("halving_keep")
-    keep = DEFAULT_KEEP if keep is None else keep
-    if not _is_number(keep) or not 0 < keep < 1:
-        raise ValueError(f"run option halving_keep must be a fraction in (0, 1), got {keep!r}")
-    if not (samples >= MIN_SAMPLES if enabled is None else enabled):
+def parse_halving(options: TrainingOptions, *, samples: int, timesteps: int) -> HalvingPlan | None:
+    """The plan the run options ask for, or None when halving is off."""
+    if not (samples >= HALVING_MIN_SAMPLES if options.halving is None else options.halving):
         return None
-    budgets = sorted({max(1, math.ceil(f * timesteps)) for f in fractions})
-    return HalvingPlan(tuple(budgets), float(keep)) if len(budgets) > 1 else None
+    budgets = sorted({max(1, math.ceil(f * timesteps)) for f in options.halving_rungs})
+    return HalvingPlan(tuple(budgets), options.halving_keep) if len(budgets) > 1 else None
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def halving_plan(run: Run, candidates: Sequence[Candidate]) -> HalvingPlan | None:
-    """The plan for training ``candidates`` of ``run``; search candidates only."""
+def halving_plan(spec: RunSpec, candidates: Sequence[Candidate]) -> HalvingPlan | None:
+    """The plan for training ``candidates`` of a run; search candidates only."""
     if not candidates or any(c.kind != "search" for c in candidates):
         return None
-    return parse_halving(run.options or {}, samples=run.samples, timesteps=run.timesteps)
+    assert spec.timesteps is not None
+    return parse_halving(spec.options, samples=spec.samples, timesteps=spec.timesteps)
 
 
 @dataclass
@@ -109,10 +78,10 @@ class _Entry:
 
 def train_with_halving(
     *,
-    session_factory: sessionmaker[Session],
+    store: RunStore,
     executor: Executor,
-    run: Run,
-    card: EnvCard,
+    run_id: str,
+    higher_is_better: bool,
     jobs: Sequence[CandidateJob],
     plan: HalvingPlan,
     progress: Progress,
@@ -125,9 +94,8 @@ def train_with_halving(
     cancelled one carries the candidate's last finished rung, so storing it
     loses no progress.
     """
-    sign = 1.0 if card.metric(run.fitness_metric).higher_is_better else -1.0
-    race, iteration = _load(session_factory, jobs, plan)
-    report = _Reporter(session_factory, run.id, iteration, plan, progress)
+    race, iteration = _load(store, jobs, plan)
+    report = _Reporter(store, run_id, iteration, plan, progress)
     for rung, budget in enumerate(plan.budgets):
         final = rung == len(plan.budgets) - 1
         todo = {e.job.key: e for e in race if e.rung < rung}
@@ -154,7 +122,7 @@ def train_with_halving(
             yield from (_cancelled(e) for e in race)
             return
         if not final:
-            for entry in _cut(race, rung, entered, plan.keep, sign, report):
+            for entry in _cut(race, rung, entered, plan.keep, higher_is_better, report):
                 race.remove(entry)
                 _drop_rungs(entry)
                 yield _stopped(entry, rung, plan)
@@ -172,29 +140,29 @@ def _run(
 
 
 def _load(
-    session_factory: sessionmaker[Session], jobs: Sequence[CandidateJob], plan: HalvingPlan
+    store: RunStore, jobs: Sequence[CandidateJob], plan: HalvingPlan
 ) -> tuple[list[_Entry], int | None]:
     """The race as the rows left it (a rung counts only if its checkpoint is still
     there), and the candidates' iteration."""
     race, iteration = [], None
-    with session_factory() as session:
-        for job in jobs:
-            entry = _Entry(job)
-            row = session.get(Candidate, job.key)
-            if row is None:
-                raise KeyError(f"no candidate with id {job.key!r}")
-            iteration = row.iteration_index
-            info = (row.evaluation or {}).get("halving")
-            info = info if isinstance(info, dict) else {}
-            rung = info.get("rung")
-            if (
-                isinstance(rung, int)
-                and 0 <= rung < len(plan.budgets) - 1
-                and row.fitness is not None
-                and _rung_dir(entry.out, rung).is_dir()
-            ):
-                entry.rung, entry.kept, entry.last = rung, bool(info.get("kept")), _result_of(row)
-            race.append(entry)
+    rows = store.get_candidates([job.key for job in jobs])
+    for job in jobs:
+        entry = _Entry(job)
+        row = rows.get(job.key)
+        if row is None:
+            raise KeyError(f"no candidate with id {job.key!r}")
+        iteration = row.iteration_index
+        info = (row.evaluation or {}).get("halving")
+        info = info if isinstance(info, dict) else {}
+        rung = info.get("rung")
+        if (
+            isinstance(rung, int)
+            and 0 <= rung < len(plan.budgets) - 1
+            and row.fitness is not None
+            and _rung_dir(entry.out, rung).is_dir()
+        ):
+            entry.rung, entry.kept, entry.last = rung, bool(info.get("kept")), _result_of(row)
+        race.append(entry)
     return race, iteration
 
 
@@ -219,14 +187,24 @@ def _rung_job(entry: _Entry, budget: int) -> CandidateJob:
 
 
 def _cut(
-    race: list[_Entry], rung: int, entered: int, keep: float, sign: float, report: _Reporter
+    race: list[_Entry],
+    rung: int,
+    entered: int,
+    keep: float,
+    higher_is_better: bool,
+    report: _Reporter,
 ) -> list[_Entry]:
     """The losers at ``rung``; the survivors' rows are marked first, in one transaction."""
     contenders = [e for e in race if e.rung == rung]
     if any(e.kept for e in contenders) or any(e.rung > rung for e in race):
         return [e for e in contenders if not e.kept]  # cut made before a restart
-    ranked = sorted(contenders, key=lambda e: -sign * _fitness(e))
-    survivors = ranked[: max(1, math.ceil(entered * keep))]
+    order = ranked(
+        contenders,
+        higher_is_better=higher_is_better,
+        fitness=_fitness,
+        full_budget=lambda e: True,  # all at this rung's budget
+    )
+    survivors = order[: max(1, math.ceil(entered * keep))]
     for entry in survivors:
         entry.kept = True
     losers = [e for e in contenders if not e.kept]
@@ -295,27 +273,21 @@ def _drop_rungs(entry: _Entry, below: int | None = None) -> None:
 
 
 class _Reporter:
-    """Writes rung progress to the rows and events, and tells the live progress sink."""
+    """Writes rung progress through the run store, and tells the live progress sink."""
 
     def __init__(
         self,
-        session_factory: sessionmaker[Session],
+        store: RunStore,
         run_id: str,
         iteration: int | None,
         plan: HalvingPlan,
         progress: Progress,
     ) -> None:
-        self.session_factory = session_factory
+        self.store = store
         self.run_id = run_id
         self.iteration = iteration
         self.plan = plan
         self.progress = progress
-
-    def _event(self, kind: str, data: dict[str, Any]) -> None:
-        with self.session_factory() as session:
-            add_event(session, run_id=self.run_id, kind=kind, data=data)
-            session.commit()
-        self.progress(kind, data)
 
     def rung_started(self, rung: int, keys: list[str]) -> None:
         data = {
@@ -325,7 +297,8 @@ class _Reporter:
             "budget": self.plan.budgets[rung],
             "candidates": keys,
         }
-        self._event("halving.rung", data)
+        self.store.event(self.run_id, "halving.rung", data)
+        self.progress("halving.rung", data)
 
     def rung_done(self, entry: _Entry) -> None:
         """Store the rung's result on the row (status stays training)."""
@@ -335,44 +308,18 @@ class _Reporter:
             **result.evaluation,
             "halving": _halving_info(entry.rung, self.plan, kept=False),
         }
-        with self.session_factory() as session:
-            row = session.get(Candidate, entry.job.key)
-            assert row is not None
-            row.stats = result.stats or {}
-            row.evaluation = result.evaluation
-            row.fitness = result.fitness
-            row.success_rate = result.success_rate
-            row.env_steps = result.env_steps or 0
-            row.train_seconds = result.train_seconds
-            row.sandbox_level = result.sandbox_level
-            row.artifact_dir = result.artifact_dir
-            data = {
-                "id": row.id,
-                "rung": entry.rung,
-                "fitness": result.fitness,
-                "env_steps": row.env_steps,
-            }
-            add_event(session, run_id=self.run_id, kind="candidate.rung", data=data)
-            session.commit()
+        data = self.store.record_rung(self.run_id, result, entry.rung)
         self.progress("candidate.rung", data)
 
     def cut(self, rung: int, survivors: list[_Entry], losers: list[_Entry]) -> None:
         """Mark the survivors kept, in one transaction with the event that names both sides."""
-        with self.session_factory() as session:
-            for entry in survivors:
-                row = session.get(Candidate, entry.job.key)
-                assert row is not None
-                row.evaluation = {
-                    **(row.evaluation or {}),
-                    "halving": _halving_info(rung, self.plan, kept=True),
-                }
-            data = {
-                "iteration": self.iteration,
-                "rung": rung,
-                "budget": self.plan.budgets[rung],
-                "kept": {e.job.key: _fitness(e) for e in survivors},
-                "stopped": {e.job.key: _fitness(e) for e in losers},
-            }
-            add_event(session, run_id=self.run_id, kind="halving.cut", data=data)
-            session.commit()
+        data = {
+            "iteration": self.iteration,
+            "rung": rung,
+            "budget": self.plan.budgets[rung],
+            "kept": {e.job.key: _fitness(e) for e in survivors},
+            "stopped": {e.job.key: _fitness(e) for e in losers},
+        }
+        info = _halving_info(rung, self.plan, kept=True)
+        self.store.mark_kept(self.run_id, {e.job.key: info for e in survivors}, data)
         self.progress("halving.cut", data)

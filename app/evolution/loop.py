@@ -1,10 +1,11 @@
 """One reward-evolution run: propose -> validate -> train -> evaluate -> select
 -> reflect, for N iterations, then the final retraining against the baselines.
 
-Every step is written to the database as it happens, and every step first looks
-at what is already there, so running ``execute_run`` again on an interrupted run
-resumes at the first unfinished piece: no finished candidate is retrained and no
-LLM request is paid for twice.
+Every step is written through the run store as it happens, and every step first
+looks at what is already there, so running ``execute_run`` again on an
+interrupted run resumes at the first unfinished piece: no finished candidate is
+retrained, a stored prompt is sent again as it was (and answered from the
+stored LLM calls), and no feedback is lost.
 """
 
 from __future__ import annotations
@@ -13,20 +14,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
-
-from app.db.models import Candidate, Iteration, Run
-from app.db.repository import add_event, reset_unfinished_candidates, set_run_status
+from app.db.models import Candidate, Iteration
+from app.db.run_store import RunStore
 from app.evolution.feedback_wait import wait_for_feedback
-from app.evolution.finalize import ensure_final_candidates, summarize
+from app.evolution.finalize import FINAL_SEED_BASE, SOURCES, summarize
 from app.evolution.progress import Progress, ignore_progress
-from app.evolution.propose import candidates_from_responses
-from app.evolution.reflection import build_reflection, choose_parent, search_candidates
-from app.evolution.training import reward_backend, train_candidates
+from app.evolution.propose import drafts_from_responses
+from app.evolution.reflection import build_reflection
+from app.evolution.selection import best_of, choose_parent
+from app.evolution.training import StorageFault, train_candidates
 from app.execution.executor import Executor
 from app.llm.prompting import build_messages
 from app.llm.proposer import Proposer
+from app.run_options import RunSpec, spec_of
 from envs import get_card
 from envs.card import EnvCard, FitnessMetric
 
@@ -39,9 +39,9 @@ class RunCancelled(Exception):
 
 @dataclass
 class RunContext:
-    session_factory: sessionmaker[Session]
+    store: RunStore
     executor: Executor
-    proposer_for: Callable[[Run], Proposer]  # the proposer for this run's LLM settings
+    proposer_for: Callable[[str, RunSpec], Proposer]  # the proposer for a run's LLM settings
     artifacts: Path
     progress: Progress = ignore_progress
     should_cancel: Callable[[], bool] = field(default=lambda: False)
@@ -50,273 +50,159 @@ class RunContext:
 
 def execute_run(ctx: RunContext, run_id: str) -> str:
     """Run (or resume) ``run_id`` to the end; returns its final status."""
-    with ctx.session_factory() as session:
-        run = _get_run(session, run_id)
-        if run.status in TERMINAL:
-            return run.status
-        card = get_card(run.env_id, run.card_spec)
-        metric = card.metric(run.fitness_metric)
-        reset_unfinished_candidates(session, run_id=run_id)
-        set_run_status(session, run_id=run_id, status="running")
-        session.commit()
-        proposer = ctx.proposer_for(run)
+    stored = ctx.store.run(run_id)
+    if stored.status in TERMINAL:
+        return stored.status
+    spec = spec_of(stored)
+    search = _Search(ctx, run_id, spec)
+    ctx.store.start(run_id)
     try:
-        for index in range(run.iterations):
-            _check_cancel(ctx)
-            _run_iteration(ctx, run, card, metric, proposer, index)
-            if run.feedback_mode == "wait" and index < run.iterations - 1:
+        for index in range(spec.iterations):
+            search.check_cancel()
+            search.iteration(index)
+            if spec.feedback_mode == "wait" and index < spec.iterations - 1:
                 wait_for_feedback(
-                    ctx.session_factory,
-                    run=run,
+                    ctx.store,
+                    run_id=run_id,
                     iteration=index,
+                    timeout_s=spec.feedback_timeout_s,
                     should_cancel=ctx.should_cancel,
                     progress=ctx.progress,
                 )
-        _check_cancel(ctx)
-        _finalize(ctx, run, card, metric)
+        search.check_cancel()
+        search.finalize()
     except RunCancelled:
         if not ctx.owns_run():
             return "lease lost"  # another worker has the run now; leave its rows alone
-        with ctx.session_factory() as session:
-            reset_unfinished_candidates(session, run_id=run_id)
-            cancelled = _get_run(session, run_id).cancel_requested
-            status = "cancelled" if cancelled else "queued"
-            set_run_status(session, run_id=run_id, status=status)
-            session.commit()
-        return status
-    with ctx.session_factory() as session:
-        return _get_run(session, run_id).status
+        return ctx.store.stop(run_id)
+    except StorageFault as exc:
+        return ctx.store.fail(
+            run_id,
+            f"the service's storage failed, not a candidate: {exc}. Free or repair the disk, "
+            "then resume the run: the candidates it hit train again.",
+        )
+    return ctx.store.run(run_id).status
 
 
-def _get_run(session: Session, run_id: str) -> Run:
-    run = session.get(Run, run_id)
-    if run is None:
-        raise KeyError(f"no run with id {run_id!r}")
-    session.expunge(run)
-    return run
+class _Search:
+    """The steps of one run, reading and writing through the run store."""
 
+    def __init__(self, ctx: RunContext, run_id: str, spec: RunSpec) -> None:
+        self.ctx, self.store, self.run_id, self.spec = ctx, ctx.store, run_id, spec
+        self.card: EnvCard = get_card(spec.env_id, spec.card_spec)
+        self.metric: FitnessMetric = self.card.metric(spec.metric_name)
+        self.higher = self.metric.higher_is_better
+        self.proposer = ctx.proposer_for(run_id, spec)
 
-def _check_cancel(ctx: RunContext) -> None:
-    if ctx.should_cancel():
-        raise RunCancelled
+    def check_cancel(self) -> None:
+        if self.ctx.should_cancel():
+            raise RunCancelled
 
-
-def _run_iteration(
-    ctx: RunContext, run: Run, card: EnvCard, metric: FitnessMetric, proposer: Proposer, index: int
-) -> None:
-    with ctx.session_factory() as session:
-        iteration = _get_or_create_iteration(session, run.id, index)
-        if iteration.status == "done":
+    def iteration(self, index: int) -> None:
+        found = self.store.iteration(self.run_id, index)
+        if found is not None and found.status == "done":
             return
-        ctx.progress("iteration.started", {"index": index, "total": run.iterations})
-        add_event(session, run_id=run.id, kind="iteration.started", data={"index": index})
-        candidates = [c for c in search_candidates(session, run.id) if c.iteration_index == index]
+        self.ctx.progress("iteration.started", {"index": index, "total": self.spec.iterations})
+        iteration = self.store.begin_iteration(self.run_id, index)
+        candidates = self.store.candidates(self.run_id, iteration=index)
         if not candidates:
-            candidates = _propose(ctx, session, run, card, metric, proposer, iteration)
-        pending = _dedupe([c for c in candidates if c.status == "pending"], session, run.id)
-        iteration.status = "training"
-        session.commit()
-        for candidate in pending:
-            session.expunge(candidate)
-    train_candidates(
-        session_factory=ctx.session_factory,
-        executor=ctx.executor,
-        run=run,
-        card=card,
-        candidates=pending,
-        artifacts=ctx.artifacts,
-        progress=ctx.progress,
-        should_cancel=ctx.should_cancel,
-    )
-    _check_cancel(ctx)
-    with ctx.session_factory() as session:
-        _close_iteration(session, run, metric, index)
-        session.commit()
+            candidates = self._propose(iteration)
+        pending = [c for c in candidates if c.status == "pending"]
+        to_train = self.store.link_duplicates(self.run_id, pending)
+        self.store.set_iteration_status(self.run_id, index, "training")
+        self._train(to_train)
+        self.check_cancel()
+        self._close(index)
 
-
-def _get_or_create_iteration(session: Session, run_id: str, index: int) -> Iteration:
-    found = session.scalars(
-        select(Iteration).where(Iteration.run_id == run_id, Iteration.index == index)
-    ).first()
-    if found is not None:
-        return found
-    iteration = Iteration(run_id=run_id, index=index)
-    session.add(iteration)
-    session.flush()
-    return iteration
-
-
-def _propose(
-    ctx: RunContext,
-    session: Session,
-    run: Run,
-    card: EnvCard,
-    metric: FitnessMetric,
-    proposer: Proposer,
-    iteration: Iteration,
-) -> list[Candidate]:
-    higher = metric.higher_is_better
-    reflection = build_reflection(
-        session, run_id=run.id, iteration=iteration.index, higher_is_better=higher
-    )
-    parent, _ = choose_parent(
-        session, run_id=run.id, iteration=iteration.index, higher_is_better=higher
-    )
-    backend = reward_backend(run)
-    messages = build_messages(
-        card=card, metric=metric, task=run.task, reflection=reflection, reward_backend=backend
-    )
-    iteration.messages = messages
-    iteration.parent_candidate_id = parent.id if parent and iteration.index else None
-    iteration.status = "proposing"
-    session.commit()  # the prompt is stored before the LLM is asked
-    ctx.progress("llm.request", {"iteration": iteration.index, "samples": run.samples})
-    responses = proposer.propose(
-        messages=messages,
-        n=run.samples,
-        iteration=iteration.index,
-        seed=run.seed,
-        parent_code=parent.code if parent and iteration.index else None,
-    )
-    made = candidates_from_responses(
-        session,
-        run_id=run.id,
-        iteration=iteration.index,
-        responses=responses,
-        parent_id=iteration.parent_candidate_id,
-        seed=run.seed,
-        backend=backend,
-    )
-    for candidate in made:
-        add_event(
-            session,
-            run_id=run.id,
-            kind="candidate.created",
-            data={
-                "id": candidate.id,
-                "iteration": iteration.index,
-                "sample": candidate.sample_index,
-                "status": candidate.status,
-                "error": candidate.error,
-            },
+    def _propose(self, iteration: Iteration) -> list[Candidate]:
+        index = iteration.index
+        if iteration.messages:  # resumed after the prompt was stored: send it as it was
+            messages, parent_id = iteration.messages, iteration.parent_candidate_id
+        else:
+            inputs = self.store.reflection_inputs(self.run_id, index)
+            choice = choose_parent(
+                candidates=inputs.candidates,
+                unused_feedback=inputs.unused_feedback,
+                preferences=inputs.preferences,
+                index=index,
+                higher_is_better=self.higher,
+            )
+            plan = build_reflection(inputs, choice, index=index, metric_name=self.metric.name)
+            messages = build_messages(
+                card=self.card,
+                metric=self.metric,
+                task=self.spec.task,
+                reflection=plan.reflection,
+                reward_backend=self.spec.options.reward_backend,
+            )
+            parent_id = choice.parent.id if choice.parent else None
+            self.store.save_prompt(
+                self.run_id,
+                index,
+                messages=messages,
+                parent_id=parent_id,
+                parent_rule=choice.rule,
+                feedback_ids=plan.feedback_ids,
+            )
+        parent = self.store.get_candidates([parent_id]).get(parent_id) if parent_id else None
+        self.ctx.progress("llm.request", {"iteration": index, "samples": self.spec.samples})
+        responses = self.proposer.propose(
+            messages=messages,
+            n=self.spec.samples,
+            iteration=index,
+            seed=self.spec.seed,
+            parent_code=parent.code if parent else None,
         )
-    return made
-
-
-def _dedupe(pending: list[Candidate], session: Session, run_id: str) -> list[Candidate]:
-    """Identical code (after normalisation) is trained once per run."""
-    trained: dict[str, Candidate] = {}
-    for c in search_candidates(session, run_id):  # originals only, the earliest first
-        if c.status in ("done", "stopped") and c.code_hash and c.duplicate_of is None:
-            trained.setdefault(c.code_hash, c)
-    to_train: dict[str, Candidate] = {}
-    for candidate in pending:
-        twin = trained.get(candidate.code_hash or "") or to_train.get(candidate.code_hash or "")
-        if twin is None:
-            to_train[candidate.code_hash or candidate.id] = candidate
-            continue
-        candidate.duplicate_of = twin.id
-        if twin.status in ("done", "stopped"):
-            _copy_result(candidate, twin)
-    return list(to_train.values())
-
-
-def _copy_result(candidate: Candidate, twin: Candidate) -> None:
-    for name in (
-        "stats",
-        "evaluation",
-        "fitness",
-        "success_rate",
-        "env_steps",
-        "train_seconds",
-        "sandbox_level",
-        "artifact_dir",
-    ):
-        setattr(candidate, name, getattr(twin, name))
-    candidate.status = twin.status
-
-
-def _close_iteration(session: Session, run: Run, metric: FitnessMetric, index: int) -> None:
-    rows = [c for c in search_candidates(session, run.id) if c.iteration_index == index]
-    for row in rows:  # twins of candidates trained in this same iteration
-        twin = session.get(Candidate, row.duplicate_of) if row.duplicate_of else None
-        if twin is not None and row.status == "pending" and twin.status in ("done", "stopped"):
-            _copy_result(row, twin)
-    scored = [c for c in rows if c.fitness is not None and c.status == "done"]
-    sign = 1.0 if metric.higher_is_better else -1.0
-    best = max(scored, key=lambda c: sign * (c.fitness or 0.0), default=None)
-    iteration = _get_or_create_iteration(session, run.id, index)
-    iteration.best_candidate_id = best.id if best else None
-    iteration.status = "done"
-    stored = session.get(Run, run.id)
-    assert stored is not None
-    if best is not None and (
-        stored.best_fitness is None or sign * (best.fitness or 0.0) > sign * stored.best_fitness
-    ):
-        stored.best_candidate_id, stored.best_fitness = best.id, best.fitness
-    add_event(
-        session,
-        run_id=run.id,
-        kind="iteration.done",
-        data={
-            "index": index,
-            "best_candidate_id": iteration.best_candidate_id,
-            "best_fitness": best.fitness if best else None,
-            "run_best_fitness": stored.best_fitness,
-        },
-    )
-
-
-def _finalize(ctx: RunContext, run: Run, card: EnvCard, metric: FitnessMetric) -> None:
-    with ctx.session_factory() as session:
-        stored = session.get(Run, run.id)
-        assert stored is not None
-        best = (
-            session.get(Candidate, stored.best_candidate_id) if stored.best_candidate_id else None
+        drafts = drafts_from_responses(responses, self.spec.options.reward_backend)
+        return self.store.add_candidates(
+            self.run_id, index, drafts, parent_id=parent_id, seed=self.spec.seed
         )
-        if best is None:
-            set_run_status(
-                session,
-                run_id=run.id,
-                status="failed",
+
+    def _train(self, candidates: list[Candidate]) -> None:
+        train_candidates(
+            store=self.store,
+            executor=self.ctx.executor,
+            run_id=self.run_id,
+            spec=self.spec,
+            card=self.card,
+            candidates=candidates,
+            artifacts=self.ctx.artifacts,
+            progress=self.ctx.progress,
+            should_cancel=self.ctx.should_cancel,
+        )
+
+    def _close(self, index: int) -> None:
+        search = self.store.candidates(self.run_id)
+        best = best_of(
+            [c for c in search if c.iteration_index == index], higher_is_better=self.higher
+        )
+        run_best = best_of(search, higher_is_better=self.higher)
+        self.store.close_iteration(
+            self.run_id,
+            index,
+            best_id=best.id if best else None,
+            run_best_id=run_best.id if run_best else None,
+        )
+
+    def finalize(self) -> None:
+        best_id = self.store.run(self.run_id).best_candidate_id
+        if best_id is None:
+            self.store.set_status(
+                self.run_id,
+                "failed",
                 error="no candidate trained successfully; see the candidates' errors",
             )
-            session.commit()
             return
-        if stored.final_seeds == 0:  # the user skipped the comparison with the baselines
-            set_run_status(session, run_id=run.id, status="succeeded")
-            session.commit()
+        if self.spec.final_seeds == 0:  # the user skipped the comparison with the baselines
+            self.store.finish(self.run_id)
             return
-        set_run_status(session, run_id=run.id, status="finalizing")
-        finals = ensure_final_candidates(session, run=stored, best=best)
-        pending = [c for c in finals if c.status == "pending"]
-        session.commit()
-        for candidate in pending:
-            session.expunge(candidate)
-    ctx.progress("final.started", {"trainings": len(pending)})
-    train_candidates(
-        session_factory=ctx.session_factory,
-        executor=ctx.executor,
-        run=run,
-        card=card,
-        candidates=pending,
-        artifacts=ctx.artifacts,
-        progress=ctx.progress,
-        should_cancel=ctx.should_cancel,
-    )
-    _check_cancel(ctx)
-    with ctx.session_factory() as session:
-        stored = session.get(Run, run.id)
-        assert stored is not None
-        finals = list(
-            session.scalars(
-                select(Candidate).where(Candidate.run_id == run.id, Candidate.kind == "final")
-            )
+        self.store.set_status(self.run_id, "finalizing")
+        finals = self.store.ensure_finals(
+            self.run_id, best_id=best_id, sources=SOURCES, seed_base=FINAL_SEED_BASE
         )
-        summary = summarize(stored, finals, higher_is_better=metric.higher_is_better)
-        stored.final = summary
-        stored.baseline_fitness = summary["env"]["mean"]
-        stored.sparse_fitness = summary["fitness"]["mean"]
-        stored.normalized_score = summary["normalized_score"]
-        set_run_status(session, run_id=run.id, status="succeeded")
-        session.commit()
+        pending = [c for c in finals if c.status == "pending"]
+        self.ctx.progress("final.started", {"trainings": len(pending)})
+        self._train(pending)
+        self.check_cancel()
+        finals = self.store.candidates(self.run_id, kind="final")
+        self.store.finish(self.run_id, summarize(finals, higher_is_better=self.higher))

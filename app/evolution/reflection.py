@@ -1,85 +1,47 @@
-"""What the next prompt learns from the last iteration: the parent, its
-statistics, the other candidates' errors and the person's feedback."""
+"""What the next prompt learns from the search so far: the parent (and why it was
+chosen), its statistics, the last iteration's errors and every piece of the
+person's feedback that no prompt has used yet, however late it came."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from dataclasses import dataclass
 
 from app.db.models import Candidate, Feedback
+from app.db.run_store import ReflectionInputs
+from app.evolution.selection import RULE_HUMAN, RULE_PREFERENCES, ParentChoice
 from app.llm.prompting import Reflection
 
 
-def search_candidates(session: Session, run_id: str, before: int | None = None) -> list[Candidate]:
-    query = select(Candidate).where(Candidate.run_id == run_id, Candidate.kind == "search")
-    if before is not None:
-        query = query.where(Candidate.iteration_index < before)
-    return list(session.scalars(query.order_by(Candidate.iteration_index, Candidate.sample_index)))
-
-
-def best_candidate(candidates: list[Candidate]) -> Candidate | None:
-    """The candidate whose trained policy scored best on the trusted fitness."""
-    scored = [c for c in candidates if c.fitness is not None and c.status in ("done", "stopped")]
-    return max(scored, key=lambda c: (c.status == "done", c.fitness), default=None)
-
-
-def choose_parent(
-    session: Session, *, run_id: str, iteration: int, higher_is_better: bool
-) -> tuple[Candidate | None, bool]:
-    """The parent of ``iteration``: a person's pick if one was made, else the best so far.
-
-    Returns (parent, chosen_by_human).
-    """
-    picked = session.scalars(
-        select(Feedback)
-        .where(
-            Feedback.run_id == run_id,
-            Feedback.kind == "parent",
-            Feedback.iteration_index < iteration,
-        )
-        .order_by(Feedback.iteration_index.desc(), Feedback.id.desc())
-    ).first()
-    if picked is not None and picked.iteration_index == iteration - 1 and picked.candidate_id:
-        chosen = session.get(Candidate, picked.candidate_id)
-        if chosen is not None and chosen.run_id == run_id and chosen.code:
-            return chosen, True
-    candidates = search_candidates(session, run_id, before=iteration)
-    if not higher_is_better:
-        scored = [c for c in candidates if c.fitness is not None]
-        return (min(scored, key=lambda c: c.fitness or 0.0) if scored else None), False
-    return best_candidate(candidates), False
+@dataclass(frozen=True)
+class ReflectionPlan:
+    reflection: Reflection | None
+    feedback_ids: list[int]  # the feedback this prompt carries, to mark used
 
 
 def build_reflection(
-    session: Session, *, run_id: str, iteration: int, higher_is_better: bool
-) -> Reflection | None:
-    """The reflection for the prompt of ``iteration`` (None for the first)."""
-    if iteration == 0:
-        return None
-    parent, by_human = choose_parent(
-        session, run_id=run_id, iteration=iteration, higher_is_better=higher_is_better
-    )
-    last = [c for c in search_candidates(session, run_id) if c.iteration_index == iteration - 1]
-    errors = [
-        f"candidate {c.sample_index}: {c.error}"
-        for c in last
-        if c.status in ("invalid", "failed") and c.error
-    ]
-    feedback = list(
-        session.scalars(
-            select(Feedback)
-            .where(Feedback.run_id == run_id, Feedback.iteration_index == iteration - 1)
-            .order_by(Feedback.id)
-        )
-    )
-    by_id = {c.id: c for c in last}
+    inputs: ReflectionInputs, choice: ParentChoice, *, index: int, metric_name: str
+) -> ReflectionPlan:
+    """The reflection for the prompt of iteration ``index`` (None for the first: no
+    feedback can come before an iteration has finished)."""
+    if index == 0:
+        return ReflectionPlan(None, [])
+    by_id = {c.id: c for c in inputs.candidates}
+    feedback = inputs.unused_feedback
     texts = [_feedback_text(f, by_id) for f in feedback if f.kind == "text" and f.text]
     preferences = [
         (_label(by_id, f.candidate_id), _label(by_id, f.other_candidate_id))
         for f in feedback
         if f.kind == "preference"
     ]
-    return Reflection(
+    used = [f.id for f in feedback if f.kind in ("text", "preference", "parent")]
+    parent = choice.parent if isinstance(choice.parent, Candidate) else None
+    last = [c for c in inputs.candidates if c.iteration_index == index - 1]
+    errors = [
+        f"candidate {c.sample_index}: {c.error}"
+        for c in last
+        if c.status in ("invalid", "failed") and c.error
+    ]
+    reflection = Reflection(
         parent_code=parent.code if parent else None,
         parent_fitness=parent.fitness if parent else None,
         parent_success_rate=parent.success_rate if parent else None,
@@ -87,8 +49,25 @@ def build_reflection(
         errors=errors,
         feedback=texts,
         preferences=preferences,
-        parent_chosen_by_human=by_human,
+        parent_chosen_by_human=choice.rule == RULE_HUMAN,
+        parent_reason=_reason(choice, parent, metric_name),
     )
+    return ReflectionPlan(reflection, used)
+
+
+def _reason(choice: ParentChoice, parent: Candidate | None, metric_name: str) -> str | None:
+    if parent is None:
+        return None
+    where = f"iteration {parent.iteration_index}, candidate {parent.sample_index}"
+    if choice.rule == RULE_HUMAN:
+        return f"the person supervising the search picked it ({where})."
+    if choice.rule == RULE_PREFERENCES:
+        return (
+            f"the person compared the last iteration's policies and preferred its behaviour "
+            f"most ({where}; Bradley-Terry strength {choice.score:.2f} over every comparison "
+            "in this search), whatever its metric."
+        )
+    return f"its trained policy scored best on `{metric_name}` so far ({where})."
 
 
 def _label(by_id: dict[str, Candidate], candidate_id: str | None) -> str:
@@ -96,7 +75,7 @@ def _label(by_id: dict[str, Candidate], candidate_id: str | None) -> str:
     if candidate is None:
         return f"candidate {candidate_id}"
     fitness = "untrained" if candidate.fitness is None else f"fitness {candidate.fitness:.3g}"
-    return f"candidate {candidate.sample_index} ({fitness})"
+    return f"iteration {candidate.iteration_index} candidate {candidate.sample_index} ({fitness})"
 
 
 def _feedback_text(feedback: Feedback, by_id: dict[str, Candidate]) -> str:

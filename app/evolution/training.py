@@ -7,60 +7,60 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
-from sqlalchemy.orm import Session, sessionmaker
-
-from app.db.models import Candidate, Run
-from app.db.repository import add_event
+from app.db.models import Candidate
+from app.db.run_store import RunStore
 from app.evolution.halving import halving_plan, train_with_halving
 from app.evolution.progress import Progress
-from app.execution.executor import CandidateJob, CandidateResult, Executor
+from app.execution.executor import CandidateJob, Executor
+from app.run_options import RunSpec
 from envs.card import EnvCard
-from sandbox.spec import EvalSpec, RewardBackend, TrainSpec
+from sandbox.spec import EvalSpec, TrainSpec
 
-DEFAULT_DEVICE = "auto"  # CUDA for the policy where the sandbox sees a GPU, else the CPU
-
-
-def reward_backend(run: Run) -> RewardBackend:
-    """What the run's reward code computes with (the ``reward_backend`` option)."""
-    return "torch" if (run.options or {}).get("reward_backend") == "torch" else "numpy"
+STORAGE_ERROR = "storage"  # the executor's error_kind for the service's own disk failing
 
 
-def build_job(*, run: Run, card: EnvCard, candidate: Candidate, artifacts: Path) -> CandidateJob:
+class StorageFault(Exception):
+    """The service's own storage failed (read-only, full, I/O error): not the candidate's
+    fault. The run stops, resumable; the candidates hit go back to pending."""
+
+
+def build_job(
+    *, run_id: str, spec: RunSpec, card: EnvCard, candidate: Candidate, artifacts: Path
+) -> CandidateJob:
     """The sandbox specs of one candidate: card defaults overridden by the run's options."""
-    defaults = card.training
-    options = run.options or {}
-    out = artifacts / run.id / candidate.id
-    algorithm = options.get("algorithm") or defaults.algorithm
+    defaults, options = card.training, spec.options
+    out = artifacts / run_id / candidate.id
+    algorithm = options.algorithm or defaults.algorithm
     same_algo = algorithm == defaults.algorithm
     policy_kwargs = dict(defaults.policy_kwargs) if same_algo else {}
+    assert spec.fitness_metric is not None and spec.timesteps is not None  # a stored run's
     train = TrainSpec(
-        env_id=run.env_id,
-        card_spec=run.card_spec,
-        fitness_metric=run.fitness_metric,
+        env_id=spec.env_id,
+        card_spec=spec.card_spec,
+        fitness_metric=spec.fitness_metric,
         output_dir=str(out),
         reward_source=candidate.reward_source,  # type: ignore[arg-type]
         reward_code=candidate.code if candidate.reward_source == "candidate" else None,
-        reward_backend=reward_backend(run),
+        reward_backend=options.reward_backend,
         algorithm=algorithm,
-        timesteps=run.timesteps,
-        n_envs=int(options.get("n_envs") or defaults.n_envs),
+        timesteps=spec.timesteps,
+        n_envs=options.n_envs or defaults.n_envs,
         seed=candidate.seed,
         normalize_obs=defaults.normalize_obs,
         hyperparams=dict(defaults.hyperparams) if same_algo else {},
         policy_kwargs=policy_kwargs,
-        device=str(options.get("device") or DEFAULT_DEVICE),
+        device=options.device,
     )
     evaluation = EvalSpec(
-        env_id=run.env_id,
-        card_spec=run.card_spec,
-        fitness_metric=run.fitness_metric,
+        env_id=spec.env_id,
+        card_spec=spec.card_spec,
+        fitness_metric=spec.fitness_metric,
         policy_path=str(out / "policy.pt"),
         output_dir=str(out),
         algorithm=algorithm,
         policy_kwargs=policy_kwargs,
-        episodes=int(options.get("eval_episodes") or 5),
-        video=bool(options.get("video", True)),
+        episodes=options.eval_episodes,
+        video=options.video,
         device=train.device,
     )
     return CandidateJob(key=candidate.id, train=train, eval=evaluation)
@@ -68,9 +68,10 @@ def build_job(*, run: Run, card: EnvCard, candidate: Candidate, artifacts: Path)
 
 def train_candidates(
     *,
-    session_factory: sessionmaker[Session],
+    store: RunStore,
     executor: Executor,
-    run: Run,
+    run_id: str,
+    spec: RunSpec,
     card: EnvCard,
     candidates: Sequence[Candidate],
     artifacts: Path,
@@ -81,19 +82,12 @@ def train_candidates(
 
     Search candidates go through successive halving when the run's options ask for it.
     """
-    plan = halving_plan(run, candidates)  # before claiming: bad options fail here
-    jobs = []
-    with session_factory() as session:
-        for candidate in candidates:
-            if _claim(session, candidate.id):
-                jobs.append(build_job(run=run, card=card, candidate=candidate, artifacts=artifacts))
-                add_event(
-                    session,
-                    run_id=run.id,
-                    kind="candidate.status",
-                    data={"id": candidate.id, "status": "training"},
-                )
-        session.commit()
+    plan = halving_plan(spec, candidates)
+    jobs = [
+        build_job(run_id=run_id, spec=spec, card=card, candidate=c, artifacts=artifacts)
+        for c in candidates
+        if store.claim(c.id)
+    ]
     if not jobs:
         return
 
@@ -104,10 +98,10 @@ def train_candidates(
         executor.run(jobs, on_event=on_event, should_cancel=should_cancel)
         if plan is None
         else train_with_halving(
-            session_factory=session_factory,
+            store=store,
             executor=executor,
-            run=run,
-            card=card,
+            run_id=run_id,
+            higher_is_better=card.metric(spec.metric_name).higher_is_better,
             jobs=jobs,
             plan=plan,
             progress=progress,
@@ -115,59 +109,23 @@ def train_candidates(
             should_cancel=should_cancel,
         )
     )
-    for result in results:
-        with session_factory() as session:
-            store_result(session, run_id=run.id, result=result)
-            session.commit()
-        progress(
-            "candidate.result",
-            {
-                "id": result.key,
-                "status": result.status,
-                "fitness": result.fitness,
-                "error": result.error,
-            },
-        )
-
-
-def _claim(session: Session, candidate_id: str) -> bool:
-    """pending -> training, only if nobody else moved it (never trained twice at once)."""
-    moved = session.execute(
-        update(Candidate)
-        .where(Candidate.id == candidate_id, Candidate.status == "pending")
-        .values(status="training", attempts=Candidate.attempts + 1)
-    )
-    return moved.rowcount == 1  # type: ignore[attr-defined]
-
-
-def store_result(session: Session, *, run_id: str, result: CandidateResult) -> None:
-    candidate = session.get(Candidate, result.key)
-    if candidate is None:
-        return
-    # cancelled mid-way: pending again, so it trains if the run is resumed
-    candidate.status = "pending" if result.status == "cancelled" else result.status
-    candidate.error = result.error
-    candidate.error_kind = result.error_kind
-    candidate.stats = result.stats or {}
-    candidate.evaluation = result.evaluation or {}
-    candidate.fitness = result.fitness
-    candidate.success_rate = result.success_rate
-    candidate.env_steps = result.env_steps or 0
-    candidate.train_seconds = result.train_seconds
-    candidate.sandbox_level = result.sandbox_level
-    candidate.artifact_dir = result.artifact_dir
-    add_event(
-        session,
-        run_id=run_id,
-        kind="candidate.result",
-        data={
-            "id": candidate.id,
-            "iteration": candidate.iteration_index,
-            "sample": candidate.sample_index,
-            "kind": candidate.kind,
-            "status": candidate.status,
-            "fitness": result.fitness,
-            "success_rate": result.success_rate,
-            "error": (result.error or "")[:500] or None,
-        },
-    )
+    try:
+        for result in results:
+            store.record_result(result)
+            if result.error_kind == STORAGE_ERROR:
+                raise StorageFault(result.error or "the service's storage failed")
+            progress(
+                "candidate.result",
+                {
+                    "id": result.key,
+                    "status": result.status,
+                    "fitness": result.fitness,
+                    "error": result.error,
+                },
+            )
+    finally:
+        # Stops the sandboxes still running, now rather than whenever the generator is
+        # collected, whatever ended the loop (a storage fault, the database, cancel).
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()

@@ -60,6 +60,7 @@ class Reflection:
     feedback: Sequence[str] = ()
     preferences: Sequence[tuple[str, str]] = ()
     parent_chosen_by_human: bool = False
+    parent_reason: str | None = None  # why this parent: a person's pick, preferences, fitness
 
 
 def build_messages(
@@ -97,6 +98,8 @@ def build_messages(
         code = (reflection.parent_code or "").strip()
         messages.append({"role": "assistant", "content": render("parent", {"parent_code": code})})
     parts = [render("reflection", _reflection_context(reflection, metric, has_parent))]
+    if has_parent and reflection.parent_reason:
+        parts.insert(0, render("parent_choice", {"reason": reflection.parent_reason}))
     errors = summarize_errors(reflection.errors)
     if errors:
         parts.append(render("code_errors", {"errors": errors, "has_parent": has_parent}))

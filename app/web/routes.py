@@ -22,17 +22,17 @@ from app.api.deps import SessionDep, SettingsDep
 from app.api.run_views import run_detail
 from app.api.schemas.common import ID_PATTERN, MAX_TEXT_CHARS
 from app.api.schemas.envs import EnvCardRead
-from app.api.schemas.runs import (
+from app.api.schemas.runs import RunStatus
+from app.config import Settings
+from app.db.models import Run
+from app.db.repository import get_run, list_runs
+from app.run_options import (
     MAX_FINAL_SEEDS,
     MAX_ITERATIONS,
     MAX_SAMPLES,
     MAX_TIMESTEPS,
     MIN_TIMESTEPS,
-    RunStatus,
 )
-from app.config import Settings
-from app.db.models import Run
-from app.db.repository import get_run, list_runs
 from app.web.runs_list import COLUMNS, PAGE_SIZE, RunsQuery, duration, pages
 from envs import list_cards
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.db.repository import claim_run, release_lease, set_run_status
+from app.db.run_store import RunStore
 from app.evolution.loop import execute_run
 from app.evolution.progress import Progress, ignore_progress
 from app.evolution.runner import make_context
@@ -118,7 +119,7 @@ class Worker:
                 stop_watch.start()
                 ctx = make_context(
                     settings=self.settings,
-                    session_factory=self.session_factory,
+                    store=RunStore(self.session_factory),
                     progress=self.progress,
                     should_cancel=keeper.should_stop,
                     executor=self.executor,

@@ -13,7 +13,6 @@ from app.db.repository import (
     create_candidate,
     get_or_create_iteration,
     record_candidate_result,
-    set_iteration_messages,
     set_iteration_status,
     update_run_results,
 )
@@ -46,12 +45,11 @@ def finished_iteration(
 ) -> list[Candidate]:
     """Iteration ``index`` with a stored prompt and ``run.samples`` candidates: the
     first failed validation, the others trained (fitness 10, 20, ...) with artifacts."""
-    get_or_create_iteration(session, run_id=run.id, index=index)
-    messages = [
+    iteration = get_or_create_iteration(session, run_id=run.id, index=index)
+    iteration.messages = [
         {"role": "system", "content": "write rewards"},
         {"role": "user", "content": f"iteration {index}: {run.task}"},
     ]
-    set_iteration_messages(session, run_id=run.id, index=index, messages=messages)
     made = []
     for sample in range(run.samples):
         code = REWARD.replace("upright, {", f"upright * {sample + 1}, {{")

@@ -6,8 +6,9 @@ from typing import Any
 
 from app.db.models import Candidate
 from app.db.repository import set_run_status
-from app.evolution.feedback_wait import continue_given
-from app.evolution.reflection import build_reflection, choose_parent
+from app.db.run_store import RunStore
+from app.evolution.reflection import build_reflection
+from app.evolution.selection import RULE_HUMAN, choose_parent
 from tests.api.conftest import AUTH, Api
 from tests.api.seed import finished_iteration, queued_run
 
@@ -26,6 +27,7 @@ def test_feedback_parts_become_rows_the_next_prompt_reads(api_any_db: Api) -> No
         "candidate_id": first.id,
         "parent_candidate_id": first.id,
         "preferences": [{"preferred": first.id, "other": second.id}],
+        "continue": True,
     }
     response = api_any_db.client.post(f"/api/runs/{run_id}/feedback", json=body, headers=AUTH)
     assert response.status_code == 201, response.text
@@ -35,14 +37,22 @@ def test_feedback_parts_become_rows_the_next_prompt_reads(api_any_db: Api) -> No
     listed = api_any_db.client.get(f"/api/runs/{run_id}/feedback").json()["items"]
     assert [row["id"] for row in listed] == [row["id"] for row in stored["items"]]
 
-    with api_any_db.session_factory() as session:
-        assert continue_given(session, run_id=run_id, iteration=0)
-        parent, by_human = choose_parent(session, run_id=run_id, iteration=1, higher_is_better=True)
-        assert (parent.id if parent else None, by_human) == (first.id, True)
-        reflection = build_reflection(session, run_id=run_id, iteration=1, higher_is_better=True)
-        assert reflection is not None
-        assert any("it spins in place" in text for text in reflection.feedback)
-        assert len(reflection.preferences) == 1
+    store = RunStore(api_any_db.session_factory)
+    assert store.continue_given(run_id, 0)
+    inputs = store.reflection_inputs(run_id, 1)
+    choice = choose_parent(
+        candidates=inputs.candidates,
+        unused_feedback=inputs.unused_feedback,
+        preferences=inputs.preferences,
+        index=1,
+        higher_is_better=True,
+    )
+    assert (choice.parent.id if choice.parent else None, choice.rule) == (first.id, RULE_HUMAN)
+    plan = build_reflection(inputs, choice, index=1, metric_name="reach_flag")
+    assert plan.reflection is not None
+    assert any("it spins in place" in text for text in plan.reflection.feedback)
+    assert len(plan.reflection.preferences) == 1
+    assert "picked it" in (plan.reflection.parent_reason or "")
 
 
 def test_continue_false_stores_only_the_text(api: Api) -> None:
@@ -99,12 +109,13 @@ def test_feedback_needs_something_to_store(api: Api) -> None:
 
 def test_iteration_out_of_range_or_not_finished(api: Api) -> None:
     run_id, _ = _run_with_iteration(api, iterations=2)
-    response = api.client.post(f"/api/runs/{run_id}/feedback", json={"iteration": 2}, headers=AUTH)
+    body = {"iteration": 2, "continue": True}
+    response = api.client.post(f"/api/runs/{run_id}/feedback", json=body, headers=AUTH)
     assert response.status_code == 422
     assert "iterations 0..1" in response.text
     with api.session_factory.begin() as session:
         fresh = queued_run(session).id
-    response = api.client.post(f"/api/runs/{fresh}/feedback", json={}, headers=AUTH)
+    response = api.client.post(f"/api/runs/{fresh}/feedback", json={"continue": True}, headers=AUTH)
     assert response.status_code == 409
     assert "no finished iteration" in response.json()["detail"]
 
@@ -121,3 +132,13 @@ def test_feedback_on_unknown_run_is_404(api: Api) -> None:
     response = api.client.post("/api/runs/nosuchrun/feedback", json={"text": "x"}, headers=AUTH)
     assert response.status_code == 404
     assert api.client.get("/api/runs/nosuchrun/feedback").status_code == 404
+
+
+def test_feedback_with_nothing_to_store_is_refused(api: Api) -> None:
+    run_id, _ = _run_with_iteration(api)
+    for body in ({}, {"continue": False}, {"iteration": 0}, {"preferences": []}):
+        response = api.client.post(f"/api/runs/{run_id}/feedback", json=body, headers=AUTH)
+        assert response.status_code == 422, body
+        assert "nothing to store" in response.text
+    listed = api.client.get(f"/api/runs/{run_id}/feedback").json()["items"]
+    assert listed == []

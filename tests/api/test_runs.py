@@ -35,7 +35,10 @@ def test_created_run_is_queued_with_card_defaults(api_any_db: Api) -> None:
     assert run["status"] == "queued"
     assert run["fitness_metric"] == "forward_distance"  # the card's first metric
     assert run["timesteps"] > 0
-    assert run["llm"] == {"offline": True}
+    # stored typed, every default spelled out: the same model the CLI and the form build
+    assert run["llm"] == {"model": None, "base_url": None, "temperature": None, "offline": True}
+    assert run["options"]["device"] == "auto" and run["options"]["eval_episodes"] == 5
+    assert run["options"]["halving_rungs"] == [0.25, 0.5, 1.0]
     assert run["progress"] == {
         "iterations_done": 0,
         "iterations_total": 3,

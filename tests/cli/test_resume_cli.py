@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 from pathlib import Path
@@ -43,9 +44,12 @@ def test_killed_cli_run_resumes_without_retraining(tmp_path: Path) -> None:
     factory = None
     deadline = time.monotonic() + 300
     finished: dict[str, float | None] = {}
+    log = tmp_path / "first.log"
     while time.monotonic() < deadline and not finished:
         time.sleep(0.5)
-        if not (data / "rewardforge.db").exists():
+        # The CLI names the run once it is stored, so the migration has made the
+        # tables by then; the database file alone exists before they do.
+        if not re.search(r"^run \w+ \(new\)", log.read_text(errors="replace"), re.M):
             continue
         factory = factory or make_session_factory(make_engine(url))
         with factory() as session:
@@ -54,7 +58,7 @@ def test_killed_cli_run_resumes_without_retraining(tmp_path: Path) -> None:
             finished = {c.id: c.train_seconds for c in rows if c.status == "done"}
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert factory is not None and finished, (tmp_path / "first.log").read_text()[-2000:]
+    assert factory is not None and finished, log.read_text()[-2000:]
     with factory() as session:
         run_id = session.scalars(select(Run.id)).one()
 

@@ -16,7 +16,6 @@ def new_run(session: Session, **overrides: Any) -> Run:
     fields: dict[str, Any] = {
         "env_id": "CartPole-v1",
         "task": "keep the pole upright",
-        "fitness_metric": "episode_length",
         "iterations": 2,
         "samples": 3,
         "timesteps": 1000,

@@ -11,18 +11,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db.candidates import (
     claim_candidate,
     create_candidate,
-    find_trained_duplicate,
     get_candidate,
     list_candidates,
     record_candidate_result,
     reset_unfinished_candidates,
-    set_candidate_status,
 )
 from app.db.events import events_after
 from app.db.iterations import (
     get_or_create_iteration,
     list_iterations,
-    set_iteration_messages,
     set_iteration_status,
 )
 from tests.db.factories import new_run
@@ -34,7 +31,7 @@ def test_iteration_is_created_once_with_its_prompt(session_factory: sessionmaker
         run_id = new_run(session).id
         first = get_or_create_iteration(session, run_id=run_id, index=0)
         assert get_or_create_iteration(session, run_id=run_id, index=0).id == first.id
-        set_iteration_messages(session, run_id=run_id, index=0, messages=messages)
+        first.messages = messages
         set_iteration_status(session, run_id=run_id, index=0, status="done", best_candidate_id="c1")
         get_or_create_iteration(session, run_id=run_id, index=1, parent_candidate_id="c1")
     with session_factory() as session:
@@ -45,7 +42,6 @@ def test_iteration_is_created_once_with_its_prompt(session_factory: sessionmaker
         assert kinds == [
             "run.created",
             "iteration.started",
-            "iteration.prompt",
             "iteration.status",
             "iteration.started",
         ]
@@ -144,31 +140,10 @@ def test_interrupted_candidates_go_back_to_pending(session_factory: sessionmaker
             for i in range(3)
         ]
         claim_candidate(session, candidate_id=ids[0])
-        set_candidate_status(session, candidate_id=ids[1], status="evaluating")
-        set_candidate_status(session, candidate_id=ids[2], status="failed", error="oom")
+        claim_candidate(session, candidate_id=ids[1], to_status="evaluating")
+        record_candidate_result(session, candidate_id=ids[2], status="failed", error="oom")
     with session_factory.begin() as session:
         assert reset_unfinished_candidates(session, run_id=run_id) == 2
     with session_factory() as session:
         statuses = [c.status for c in list_candidates(session, run_id=run_id)]
         assert statuses == ["pending", "pending", "failed"]
-
-
-def test_trained_duplicate_is_found_by_code_hash(session_factory: sessionmaker[Session]) -> None:
-    with session_factory.begin() as session:
-        run_id = new_run(session).id
-        other_run = new_run(session).id
-        untrained = create_candidate(
-            session, run_id=run_id, iteration_index=0, sample_index=0, code_hash="h1"
-        )
-        trained = create_candidate(
-            session, run_id=run_id, iteration_index=0, sample_index=1, code_hash="h1"
-        )
-        record_candidate_result(session, candidate_id=trained.id, fitness=1.0)
-        elsewhere = create_candidate(
-            session, run_id=other_run, iteration_index=0, sample_index=0, code_hash="h2"
-        )
-        record_candidate_result(session, candidate_id=elsewhere.id, fitness=2.0)
-    with session_factory() as session:
-        found = find_trained_duplicate(session, run_id=run_id, code_hash="h1")
-        assert found is not None and found.id == trained.id != untrained.id
-        assert find_trained_duplicate(session, run_id=run_id, code_hash="h2") is None

@@ -26,8 +26,11 @@ def test_feedback_is_pending_until_consumed(session_factory: sessionmaker[Sessio
     with session_factory.begin() as session:
         pending = pending_feedback(session, run_id=run_id, iteration_index=0)
         assert [f.id for f in pending] == [text.id, preference.id]
-        assert mark_consumed(session, run_id=run_id, feedback_ids=[f.id for f in pending]) == 2
-        assert mark_consumed(session, run_id=run_id, feedback_ids=[text.id]) == 0
+        assert (
+            mark_consumed(session, run_id=run_id, feedback_ids=[f.id for f in pending], iteration=1)
+            == 2
+        )
+        assert mark_consumed(session, run_id=run_id, feedback_ids=[text.id], iteration=1) == 0
     with session_factory() as session:
         assert pending_feedback(session, run_id=run_id, iteration_index=0) == []
         assert [f.id for f in pending_feedback(session, run_id=run_id)] == [later.id]

@@ -36,7 +36,7 @@ def test_created_run_is_queued_and_logged(session_factory: sessionmaker[Session]
         assert run is not None
         assert (run.status, run.llm, run.cancel_requested) == (
             "queued",
-            {"model": "m", "offline": True},
+            {"model": "m", "base_url": None, "temperature": None, "offline": True},
             False,
         )
         assert run.created_at.tzinfo is not None
@@ -47,11 +47,13 @@ def test_created_run_is_queued_and_logged(session_factory: sessionmaker[Session]
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"iterations": 0}, "iterations must be at least 1"),
-        ({"timesteps": -5}, "timesteps must be at least 1"),
-        ({"task": "   "}, "task must not be empty"),
-        ({"feedback_mode": "sometimes"}, "unknown feedback mode"),
-        ({"llm": {"api_key": "sk-123"}}, "must not hold an API key"),
+        ({"iterations": 0}, "iterations\n.*greater than or equal to 1"),
+        ({"timesteps": -5}, "timesteps\n.*greater than or equal to 1000"),
+        ({"task": "   "}, "task\n.*at least 1 character"),
+        ({"feedback_mode": "sometimes"}, "feedback_mode\n.*'none' or 'wait'"),
+        ({"llm": {"api_key": "sk-123"}}, "API keys are never accepted"),
+        ({"fitness_metric": "speed"}, "CartPole-v1 has no fitness metric 'speed'"),
+        ({"options": {"halving_rungs": [0.5, 0.25]}}, "halving_rungs must be increasing"),
     ],
 )
 def test_bad_run_is_refused_with_a_clear_message(

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.db.models import Candidate, Event, Run
+from app.db.run_store import RunStore
 from app.db.runs import create_run
 from app.db.session import make_engine, make_session_factory, upgrade_database
 from app.evolution.loop import execute_run
@@ -54,7 +55,7 @@ class TinyRun:
 
         settings = Settings(data_dir=self.data_dir, database_url=self.url)
         ctx = make_context(
-            settings=settings, session_factory=self.factory, progress=record, executor=executor
+            settings=settings, store=RunStore(self.factory), progress=record, executor=executor
         )
         return execute_run(ctx, self.run_id)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.db.candidates import best_candidate
 from app.db.models import Candidate, Run
 from app.evolution.export import HEADER, export_module, python_literal, render_module
 from envs import get_card
@@ -143,7 +144,7 @@ def test_hostile_task_of_a_stored_run_does_nothing_on_import(
     with session_factory.begin() as session:
         run = queued_run(session, task=text)
         best = finished_iteration(session, run=run, index=2, artifacts_dir=tmp_path / "art")[-1]
-        module = export_module(session, run)
+        module = export_module(run, best_candidate(session, run))
         run_id, best_id = run.id, best.id
     assert MARKER not in module
     (tmp_path / "exported_reward.py").write_text(module, encoding="utf-8")
@@ -181,6 +182,7 @@ import json
 import sys
 
 import numpy as np
+import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
@@ -200,6 +202,7 @@ class Components(BaseCallback):
         return True
 
 
+torch.set_num_threads(1)  # a small MLP: more threads only contend on a busy machine
 venv = make_vec_env(reward.make_env, n_envs=2, seed=0)
 model = PPO("MlpPolicy", venv, n_steps=256, batch_size=64, seed=0, device="cpu")
 callback = Components()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.db.models import Candidate, Run
+from app.db.models import Candidate
 from app.evolution.finalize import normalized_score, summarize
 
 
@@ -26,7 +26,6 @@ def test_normalized_score(method, human, sparse, higher, expected) -> None:  # t
 
 
 def test_summary_averages_seeds_and_counts_failures() -> None:
-    run = Run(id="r1", final_seeds=2)
     rows = [
         Candidate(reward_source="candidate", fitness=0.5, success_rate=1.0),
         Candidate(reward_source="candidate", fitness=0.3, success_rate=0.5),
@@ -35,7 +34,7 @@ def test_summary_averages_seeds_and_counts_failures() -> None:
         Candidate(reward_source="fitness", fitness=0.0, success_rate=0.0),
         Candidate(reward_source="fitness", fitness=-0.2, success_rate=0.0),
     ]
-    summary = summarize(run, rows, higher_is_better=True)
+    summary = summarize(rows, higher_is_better=True)
     assert summary["candidate"]["mean"] == pytest.approx(0.4)
     assert summary["candidate"]["success_rate"] == pytest.approx(0.75)
     assert summary["env"]["failed"] == 1 and summary["env"]["fitness"] == [-0.4]

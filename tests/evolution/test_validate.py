@@ -155,7 +155,10 @@ def _with(line: str, head: str = "") -> str:
         ),
         (_with("    n.ctypeslib.load_library", "import numpy as n\n"), "numpy's ctypeslib"),
         (_with("    ctypeslib.load_library", "from numpy import ctypeslib\n"), "numpy's ctypeslib"),
-        (_with("    lib = load_library", "from numpy.ctypeslib import load_library\n"), "ctypeslib"),
+        (
+            _with("    lib = load_library", "from numpy.ctypeslib import load_library\n"),
+            "ctypeslib",
+        ),
         (_with("    c.load_library", "import numpy.ctypeslib as c\n"), "numpy's ctypeslib"),
         (_with("    x = np\n    x.ctypeslib.load_library"), "x's ctypeslib"),
         (_with('    np.lib.npyio.DataSource().open("http://x")'), "numpy's lib"),

@@ -197,7 +197,8 @@ def test_feedback_and_continue_reach_the_next_prompt(browser: Browser, served: S
         next_iteration.locator("summary").first.click()
         prompt = next_iteration.locator(".iteration-body")
         expect(prompt).to_contain_text(NOTE)
-        expect(prompt).to_contain_text("They preferred the behaviour of candidate")
+        expect(prompt).to_contain_text("They preferred the behaviour of iteration 0 candidate")
+        expect(page.locator("#feedback-list")).to_contain_text("used in iteration 1's prompt")
         assert NOTE in json.dumps(llm.chat_requests[-1]["messages"])
     finally:
         served.api.post(f"/api/runs/{run['id']}/cancel")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 
 from app.api.deps import RequireToken, SessionDep, SettingsDep
-from app.api.run_requests import new_run_fields
+from app.api.run_requests import new_run_spec
 from app.api.run_views import remove_artifacts, resume_run, run_detail, run_list_items
 from app.api.schemas.common import MAX_OFFSET, MAX_PAGE, RunIdPath, error_responses
 from app.api.schemas.runs import (
@@ -19,6 +19,7 @@ from app.api.schemas.runs import (
     RunPage,
     RunStatus,
 )
+from app.db.candidates import best_candidate
 from app.db.errors import ConflictError, NotFoundError
 from app.db.repository import create_run, delete_run, list_runs, request_cancel, require_run
 from app.evolution.export import export_module
@@ -42,7 +43,7 @@ def create(
     response: Response,
 ) -> RunDetail:
     """Queue a new run; a worker picks it up. The LLM API key comes from the server's settings."""
-    run = create_run(session, **new_run_fields(body, settings=settings))
+    run = create_run(session, new_run_spec(body, settings=settings))
     session.commit()
     response.headers["Location"] = request.url_for("get_run", run_id=run.id).path
     return run_detail(session, run=run)
@@ -132,7 +133,7 @@ def export(run_id: RunIdPath, session: SessionDep) -> PythonModuleResponse:
     if not run.best_candidate_id:
         raise ConflictError(f"run {run_id} has no best candidate yet (status {run.status})")
     try:
-        text = export_module(session, run)
+        text = export_module(run, best_candidate(session, run))
     except (KeyError, ValueError) as exc:
         raise ConflictError(str(exc.args[0] if exc.args else exc)) from None
     disposition = f'attachment; filename="reward_{run_id}.py"'

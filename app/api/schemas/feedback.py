@@ -54,7 +54,7 @@ class FeedbackCreate(BaseModel):
     )
     preferences: list[Preference] = Field(default_factory=list, max_length=MAX_PREFERENCES)
     continue_: bool = Field(
-        True, alias="continue", description="end the wait of a run paused for feedback"
+        False, alias="continue", description="end the wait of a run paused for feedback"
     )
 
     @model_validator(mode="after")
@@ -78,7 +78,13 @@ class FeedbackRead(BaseModel):
     candidate_id: str | None
     other_candidate_id: str | None = Field(description="the less preferred candidate")
     text: str | None
-    consumed: bool
+    consumed: bool = Field(description="a prompt has carried it")
+    used_in_iteration: int | None = Field(description="the iteration whose prompt carried it")
+    use: str = Field(
+        "",
+        description="in words: used in iteration N's prompt, waiting for the next prompt, "
+        "or arrived after the last prompt",
+    )
     created_at: datetime
 
 

@@ -160,7 +160,7 @@ export class FeedbackView {
         {},
         h("span", { className: "sub" }, `iteration ${f.iteration_index} · `),
         what,
-        h("span", { className: "sub" }, f.consumed ? " · used in a prompt" : " · not used yet"),
+        h("span", { className: "sub" }, ` · ${f.use}`),
       );
     });
     $("feedback-list").replaceChildren(

@@ -30,6 +30,8 @@ const EVENT_KINDS = [
   "feedback.waiting",
   "feedback.resumed",
   "feedback.added",
+  "feedback.consumed",
+  "candidate.duplicate",
 ];
 
 const state = { run: initial.run, candidates: [] };

@@ -1,0 +1,285 @@
+"""What a run is asked to do: one typed model with one set of defaults and bounds.
+
+The CLI, the API and the dashboard form all build a :class:`RunSpec`;
+:func:`prepare_run` checks it against the env catalog and fills in the card's
+defaults; the run store keeps it (``Run.llm`` and ``Run.options`` hold the two
+nested models as JSON) and :func:`spec_of` reads it back typed. Nothing else
+reads run options with ``.get(...) or default``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any, Literal, Protocol
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from sandbox.spec import DEVICE_PATTERN
+
+MAX_ITERATIONS = 50
+MAX_SAMPLES = 64
+MIN_TIMESTEPS = 1_000
+MAX_TIMESTEPS = 10_000_000
+MAX_FINAL_SEEDS = 20
+MAX_N_ENVS = 256
+MAX_RUN_ENV_STEPS = 500_000_000  # card defaults fit: 29 trainings x 10M (Humanoid)
+FINAL_SOURCES = 3  # the best reward, the env's own reward, the fitness as reward
+DEFAULT_HALVING_RUNGS = (0.25, 0.5, 1.0)
+DEFAULT_HALVING_KEEP = 0.5
+HALVING_MIN_SAMPLES = 4  # "halving": null turns it on from this many samples per iteration
+
+API_KEY_REFUSED = (
+    "API keys are never accepted in requests (they would be stored with the run); "
+    "configure REWARDFORGE_LLM_API_KEY on the server instead"
+)
+
+Printable = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,128}$")]
+
+
+def refuse_api_key(data: Any) -> Any:
+    """Refuse input with a field named like a key, saying where keys are configured."""
+    if isinstance(data, dict) and any("key" in str(name).lower() for name in data):
+        raise ValueError(API_KEY_REFUSED)
+    return data
+
+
+class LLMOptions(BaseModel):
+    """Which LLM writes the rewards. The API key always comes from the server's settings."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"model": "gpt-4o", "temperature": 1.0}, {"offline": True}]
+        },
+    )
+
+    model: Printable | None = Field(
+        None, description="model name; default REWARDFORGE_LLM_MODEL, none -> offline proposer"
+    )
+    base_url: Annotated[str, StringConstraints(pattern=r"^https?://[\x21-\x7e]{1,500}$")] | None = (
+        Field(None, description="an OpenAI-compatible endpoint; default REWARDFORGE_LLM_BASE_URL")
+    )
+    temperature: float | None = Field(None, ge=0.0, le=2.0, description="sampling temperature")
+    offline: bool = Field(False, description="use the built-in offline proposer, no LLM")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_api_key(cls, data: Any) -> Any:
+        return refuse_api_key(data)
+
+
+class TrainingOptions(BaseModel):
+    """How each candidate trains: overrides of the env card's defaults (None: the card's)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    algorithm: Literal["PPO", "SAC"] | None = Field(None, description="default: the card's")
+    n_envs: int | None = Field(
+        None, ge=1, le=MAX_N_ENVS, description="parallel envs per candidate; default: the card's"
+    )
+    device: str = Field(
+        "auto",
+        max_length=8,
+        description="auto, cpu or cuda[:N]: torch device of the policy (and of torch "
+        "rewards); auto takes CUDA where the sandbox sees a GPU",
+    )
+    reward_backend: Literal["numpy", "torch"] = Field(
+        "numpy", description="what reward code computes with: numpy arrays or torch tensors"
+    )
+    eval_episodes: int = Field(5, ge=1, le=100, description="evaluation episodes per policy")
+    video: bool = Field(True, description="render a rollout video of every trained policy")
+    halving: bool | None = Field(
+        None, description="successive halving within an iteration; null: on when samples >= 4"
+    )
+    halving_rungs: list[float] = Field(
+        default_factory=lambda: list(DEFAULT_HALVING_RUNGS),
+        max_length=8,
+        description="budget fractions of the halving rungs: increasing, ending at 1.0",
+    )
+    halving_keep: float = Field(
+        DEFAULT_HALVING_KEEP, gt=0, lt=1, description="fraction kept at each halving cut"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_mean_defaults(cls, data: Any) -> Any:
+        # Stored runs and clients may send null for "the default".
+        if isinstance(data, dict):
+            fixed: tuple[str, ...] = ("device", "reward_backend", "eval_episodes", "video")
+            fixed += ("halving_rungs", "halving_keep")
+            return {k: v for k, v in data.items() if not (k in fixed and v is None)}
+        return data
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if not re.fullmatch(DEVICE_PATTERN, value):
+            raise ValueError(f"device must be auto, cpu or cuda[:N], not {value!r}")
+        return value
+
+    @field_validator("halving_rungs")
+    @classmethod
+    def _rungs(cls, value: list[float]) -> list[float]:
+        if (
+            not value
+            or not all(math.isfinite(f) and 0 < f <= 1 for f in value)
+            or value != sorted(set(value))
+            or value[-1] != 1
+        ):
+            raise ValueError(
+                "halving_rungs must be increasing budget fractions in (0, 1] ending at 1.0, "
+                f"e.g. [0.25, 0.5, 1.0]; got {value!r}"
+            )
+        return value
+
+
+class RunSpec(BaseModel):
+    """A run: an env, a task in words, a trusted fitness metric, the budgets and options.
+
+    ``fitness_metric`` and ``timesteps`` may be None on the way in (the card's
+    default); :func:`prepare_run` fills them, and a stored run always has them.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    env_id: Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,128}$")] = Field(
+        description="an env of the catalog (GET /api/envs)"
+    )
+    task: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+    fitness_metric: Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,64}$")] | None = (
+        Field(
+            None,
+            alias="fitness",
+            description="trusted fitness metric of the env; default: the card's first",
+        )
+    )
+    iterations: int = Field(5, ge=1, le=MAX_ITERATIONS, description="rounds of evolution")
+    samples: int = Field(4, ge=1, le=MAX_SAMPLES, description="candidates per iteration")
+    timesteps: int | None = Field(
+        None,
+        ge=MIN_TIMESTEPS,
+        le=MAX_TIMESTEPS,
+        description="env steps per candidate; default: the card's",
+    )
+    final_seeds: int = Field(
+        3, ge=0, le=MAX_FINAL_SEEDS, description="seeds of the final test; 0 skips it"
+    )
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    card_spec: str | None = Field(
+        None, description="a custom card, pkg.mod:factory (CLI only; the API refuses it)"
+    )
+    llm: LLMOptions = Field(default_factory=LLMOptions)
+    feedback_mode: Literal["none", "wait"] = Field(
+        "none", alias="feedback", description="'wait': pause after each iteration for feedback"
+    )
+    feedback_timeout_s: float = Field(
+        3600.0, ge=1.0, le=7 * 86400.0, description="how long a waiting run waits"
+    )
+    options: TrainingOptions = Field(default_factory=TrainingOptions)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_api_key(cls, data: Any) -> Any:
+        return refuse_api_key(data)
+
+    @property
+    def metric_name(self) -> str:
+        """The fitness metric of a prepared (or stored) spec."""
+        if self.fitness_metric is None:
+            raise ValueError("the run spec has no fitness metric yet: prepare_run fills it")
+        return self.fitness_metric
+
+    @field_validator("task")
+    @classmethod
+    def _no_nul(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        return value
+
+
+class RunOptionError(ValueError):
+    """A run spec the catalog or the budgets refuse; ``loc`` names the field."""
+
+    def __init__(self, loc: tuple[str, ...], message: str, value: Any = None) -> None:
+        super().__init__(message)
+        self.loc, self.message, self.value = loc, message, value
+
+
+def prepare_run(spec: RunSpec) -> RunSpec:
+    """The spec with the card's defaults filled in, checked against the catalog.
+
+    Raises :class:`RunOptionError` for an unknown env or metric, or a budget
+    over the per-run cap.
+    """
+    from envs import get_card, list_cards
+
+    try:
+        card = get_card(spec.env_id, spec.card_spec)
+    except KeyError:
+        known = ", ".join(sorted(c.env_id for c in list_cards()))
+        raise RunOptionError(
+            ("env_id",), f"unknown env {spec.env_id!r}; known envs: {known}", spec.env_id
+        ) from None
+    metrics = [m.name for m in card.fitness_metrics]
+    metric = spec.fitness_metric or card.default_metric.name
+    if metric not in metrics:
+        raise RunOptionError(
+            ("fitness",),
+            f"{card.env_id} has no fitness metric {metric!r}; known: {', '.join(metrics)}",
+            metric,
+        )
+    timesteps = spec.timesteps or card.training.timesteps
+    trainings = spec.iterations * spec.samples + FINAL_SOURCES * spec.final_seeds
+    if trainings * timesteps > MAX_RUN_ENV_STEPS:
+        raise RunOptionError(
+            (),
+            f"the run would train {trainings} policies x {timesteps} timesteps = "
+            f"{trainings * timesteps} env steps, over the per-run limit of {MAX_RUN_ENV_STEPS}; "
+            "lower iterations, samples, final_seeds or timesteps",
+        )
+    return spec.model_copy(
+        update={"env_id": card.env_id, "fitness_metric": metric, "timesteps": timesteps}
+    )
+
+
+class _StoredRun(Protocol):
+    env_id: str
+    card_spec: str | None
+    task: str
+    fitness_metric: str
+    iterations: int
+    samples: int
+    timesteps: int
+    final_seeds: int
+    seed: int
+    llm: dict[str, Any]
+    options: dict[str, Any]
+    feedback_mode: str
+    feedback_timeout_s: float
+
+
+def spec_of(run: _StoredRun) -> RunSpec:
+    """A stored run's spec, read back typed (old rows' missing options take the defaults)."""
+    return RunSpec(
+        env_id=run.env_id,
+        card_spec=run.card_spec,
+        task=run.task,
+        fitness_metric=run.fitness_metric,
+        iterations=run.iterations,
+        samples=run.samples,
+        timesteps=run.timesteps,
+        final_seeds=run.final_seeds,
+        seed=run.seed,
+        llm=LLMOptions.model_validate(run.llm or {}),
+        feedback_mode=run.feedback_mode,  # type: ignore[arg-type]
+        feedback_timeout_s=run.feedback_timeout_s,
+        options=TrainingOptions.model_validate(run.options or {}),
+    )
