@@ -62,12 +62,16 @@ def _check_candidates(session: Session, run: Run, body: FeedbackCreate) -> None:
     for index, preference in enumerate(body.preferences):
         _candidate(session, run, preference.preferred, ("body", "preferences", index, "preferred"))
         _candidate(session, run, preference.other, ("body", "preferences", index, "other"))
+    for index, judgement in enumerate(body.judgements):
+        for side, candidate_id in enumerate(judgement.candidates):
+            loc = ("body", "judgements", index, "candidates", side)
+            _candidate(session, run, candidate_id, loc)
 
 
 def store_feedback(
     session: Session, *, run: Run, body: FeedbackCreate
 ) -> tuple[int, list[Feedback]]:
-    """Store one row per part of ``body`` (text, parent, preferences, continue).
+    """Store one row per part of ``body`` (text, parent, preferences, judgements, continue).
 
     Returns (the iteration it is about, the stored rows); the caller commits.
     Raises a 422 naming the field for a candidate outside the run, and
@@ -93,6 +97,9 @@ def store_feedback(
                 other_candidate_id=preference.other,
             )
         )
+    for judgement in body.judgements:
+        first, second = judgement.candidates
+        rows.append(add(kind=judgement.verdict, candidate_id=first, other_candidate_id=second))
     if body.continue_:
         rows.append(add(kind="continue"))
     return iteration, rows

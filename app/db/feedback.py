@@ -1,4 +1,5 @@
-"""Human feedback on a run: free text, a parent pick, a preference, or "continue"."""
+"""Human feedback on a run: free text, a parent pick, a comparison (preference, tie,
+both bad), or "continue"."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from app.db.errors import NotFoundError
 from app.db.events import add_event
 from app.db.models import Candidate, Feedback
 from app.db.runs import require_run
-from app.db.states import FEEDBACK_KINDS, check_status
+from app.db.states import COMPARISON_KINDS, FEEDBACK_KINDS, check_status
 
 
 def _check_candidate(session: Session, run_id: str, candidate_id: str | None, role: str) -> None:
@@ -33,12 +34,12 @@ def _validate(
     check_status(kind, FEEDBACK_KINDS, "feedback kind")
     if kind == "text" and not (text and text.strip()):
         raise ValueError("text feedback needs non-empty text")
-    if kind in ("parent", "preference"):
+    if kind == "parent" or kind in COMPARISON_KINDS:
         _check_candidate(session, run_id, candidate_id, "candidate_id")
-    if kind == "preference":
+    if kind in COMPARISON_KINDS:
         _check_candidate(session, run_id, other_candidate_id, "other_candidate_id")
         if other_candidate_id == candidate_id:
-            raise ValueError("a preference needs two different candidates")
+            raise ValueError(f"a {kind} needs two different candidates")
 
 
 def add_feedback(
@@ -54,8 +55,9 @@ def add_feedback(
     """Store feedback about iteration ``iteration_index`` and log ``feedback.added``.
 
     text needs ``text``; parent needs ``candidate_id``; preference needs
-    ``candidate_id`` (preferred) and ``other_candidate_id``; continue needs
-    nothing. Named candidates must belong to the run.
+    ``candidate_id`` (preferred) and ``other_candidate_id``; tie and both_bad
+    need the two candidates in either order; continue needs nothing. Named
+    candidates must belong to the run.
     """
     require_run(session, run_id=run_id)
     if iteration_index < 0:
@@ -110,9 +112,7 @@ def pending_feedback(
     return list(session.scalars(query.order_by(Feedback.id)))
 
 
-def mark_consumed(
-    session: Session, *, run_id: str, feedback_ids: list[int], iteration: int
-) -> int:
+def mark_consumed(session: Session, *, run_id: str, feedback_ids: list[int], iteration: int) -> int:
     """Mark the run's feedback as used by iteration ``iteration``'s prompt; returns how
     many were pending."""
     if not feedback_ids:

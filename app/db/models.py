@@ -186,16 +186,17 @@ class LLMCall(Base):
 
 
 class Feedback(Base):
-    """A person's word on a run: free text, a parent choice, or a preference."""
+    """A person's word on a run: free text, a parent choice, or a comparison."""
 
     __tablename__ = "feedback"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     iteration_index: Mapped[int] = mapped_column(Integer)  # the iteration it is about
-    kind: Mapped[str] = mapped_column(String(16))  # text | parent | preference | continue
+    kind: Mapped[str] = mapped_column(String(16))  # text|parent|preference|tie|both_bad|continue
     candidate_id: Mapped[str | None] = mapped_column(String(32))
-    other_candidate_id: Mapped[str | None] = mapped_column(String(32))  # the less preferred
+    # the less preferred candidate, or the second of a tie or both-bad pair
+    other_candidate_id: Mapped[str | None] = mapped_column(String(32))
     text: Mapped[str | None] = mapped_column(Text)
     consumed: Mapped[bool] = mapped_column(Boolean, default=False)
     used_in_iteration: Mapped[int | None] = mapped_column(Integer)  # whose prompt carried it

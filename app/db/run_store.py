@@ -29,6 +29,7 @@ from app.db.iterations import get_iteration, get_or_create_iteration, set_iterat
 from app.db.llm_calls import DbCallStore
 from app.db.models import Candidate, Feedback, Iteration, Run
 from app.db.runs import require_run, set_run_status, update_run_results
+from app.db.states import COMPARISON_KINDS
 from app.run_options import RunSpec, spec_of
 
 RESULT_FIELDS = (
@@ -91,7 +92,7 @@ class ReflectionInputs:
 
     candidates: list[Candidate]  # search candidates of the iterations before it
     unused_feedback: list[Feedback]  # not yet in any prompt, oldest first, any iteration
-    preferences: list[Feedback]  # every preference in the run
+    preferences: list[Feedback]  # every comparison in the run: preference, tie, both bad
 
 
 class RunStore:
@@ -180,7 +181,7 @@ class RunStore:
             ]
             preferences = session.scalars(
                 select(Feedback)
-                .where(Feedback.run_id == run_id, Feedback.kind == "preference")
+                .where(Feedback.run_id == run_id, Feedback.kind.in_(COMPARISON_KINDS))
                 .order_by(Feedback.id)
             )
             return ReflectionInputs(

@@ -17,7 +17,10 @@ CANDIDATE_STATUSES = frozenset(
 # Work under way that a dead worker leaves behind; it goes back to pending on resume.
 UNFINISHED_CANDIDATE_STATUSES = frozenset({"training", "evaluating"})
 
-FEEDBACK_KINDS = frozenset({"text", "parent", "preference", "continue"})
+# A comparison of two candidates' behaviour: one preferred over the other, a tie
+# (equally good) or both bad; every kind names both candidates.
+COMPARISON_KINDS = frozenset({"preference", "tie", "both_bad"})
+FEEDBACK_KINDS = frozenset({"text", "parent", "continue"}) | COMPARISON_KINDS
 
 
 def check_status(status: str, allowed: frozenset[str], what: str) -> None:

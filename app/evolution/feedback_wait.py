@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from app.db.run_store import RunStore
 from app.evolution.progress import Progress
@@ -27,7 +28,13 @@ def wait_for_feedback(
     if store.continue_given(run_id, iteration):
         return
     store.set_status(run_id, "waiting_feedback")
-    store.event(run_id, "feedback.waiting", {"iteration": iteration, "timeout_s": timeout_s})
+    # "until" in wall-clock time lets a page that opens mid-wait count down to the continue.
+    until = datetime.now(UTC) + timedelta(seconds=timeout_s)
+    store.event(
+        run_id,
+        "feedback.waiting",
+        {"iteration": iteration, "timeout_s": timeout_s, "until": until.isoformat()},
+    )
     progress("feedback.waiting", {"iteration": iteration})
     deadline = time.monotonic() + timeout_s
     reason = "timeout"

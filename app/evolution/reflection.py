@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from app.db.models import Candidate, Feedback
 from app.db.run_store import ReflectionInputs
+from app.db.states import COMPARISON_KINDS
 from app.evolution.selection import RULE_HUMAN, RULE_PREFERENCES, ParentChoice
 from app.llm.prompting import Reflection
 
@@ -28,12 +29,15 @@ def build_reflection(
     by_id = {c.id: c for c in inputs.candidates}
     feedback = inputs.unused_feedback
     texts = [_feedback_text(f, by_id) for f in feedback if f.kind == "text" and f.text]
-    preferences = [
-        (_label(by_id, f.candidate_id), _label(by_id, f.other_candidate_id))
-        for f in feedback
-        if f.kind == "preference"
-    ]
-    used = [f.id for f in feedback if f.kind in ("text", "preference", "parent")]
+    pairs = {
+        kind: [
+            (_label(by_id, f.candidate_id), _label(by_id, f.other_candidate_id))
+            for f in feedback
+            if f.kind == kind
+        ]
+        for kind in COMPARISON_KINDS
+    }
+    used = [f.id for f in feedback if f.kind == "text" or f.kind == "parent" or f.kind in pairs]
     parent = choice.parent if isinstance(choice.parent, Candidate) else None
     last = [c for c in inputs.candidates if c.iteration_index == index - 1]
     errors = [
@@ -48,7 +52,9 @@ def build_reflection(
         parent_stats=parent.stats if parent else {},
         errors=errors,
         feedback=texts,
-        preferences=preferences,
+        preferences=pairs["preference"],
+        ties=pairs["tie"],
+        both_bad=pairs["both_bad"],
         parent_chosen_by_human=choice.rule == RULE_HUMAN,
         parent_reason=_reason(choice, parent, metric_name),
     )

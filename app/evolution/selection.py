@@ -7,8 +7,9 @@ the metric's direction. Nothing without a fitness ranks.
 
 The parent of the next iteration is, in this order: the person's explicit pick
 (the latest not yet used); else, among the last iteration's candidates a person
-compared, the one with the best Bradley-Terry score over every preference in
-the run; else the best by the rule above.
+compared, the one with the best Bradley-Terry score over every comparison in
+the run (a preference a win, a tie half a win each, both bad a loss for
+both); else the best by the rule above.
 """
 
 from __future__ import annotations
@@ -61,23 +62,43 @@ def best_of(candidates: Iterable[Ranked], *, higher_is_better: bool) -> Ranked |
     return best[0] if best else None
 
 
-def bradley_terry(pairs: Sequence[tuple[str, str]], *, rounds: int = 200) -> dict[str, float]:
-    """Strengths from (winner, loser) pairs, by the MM algorithm (Hunter 2004).
+# What each side of a comparison wins: a preference is a win for its first
+# candidate, a tie half a win each, "both bad" a game that neither wins.
+GAME_SCORES = {"preference": (1.0, 0.0), "tie": (0.5, 0.5), "both_bad": (0.0, 0.0)}
 
+
+def games_of(comparisons: Iterable[Comparison]) -> list[tuple[str, str, float, float]]:
+    """The person's comparisons as Bradley-Terry games (a, b, a's win, b's win)."""
+    return [
+        (c.candidate_id, c.other_candidate_id, *GAME_SCORES[c.kind])
+        for c in comparisons
+        if c.kind in GAME_SCORES and c.candidate_id and c.other_candidate_id
+    ]
+
+
+def bradley_terry(
+    games: Sequence[tuple[str, str, float, float]], *, rounds: int = 200
+) -> dict[str, float]:
+    """Strengths from games (a, b, a's win, b's win), by the MM algorithm (Hunter 2004).
+
+    A win counts 1, a tie 0.5 to each side, a game both sides lose 0 to each:
+    every game adds to the denominator alike, so losing together lowers both.
     Each item also wins and loses once against a virtual opponent of strength
     1, a weak prior that keeps strengths finite when one side always wins.
     """
-    items = sorted({name for pair in pairs for name in pair})
+    items = sorted({name for a, b, _, _ in games for name in (a, b)})
     strength = dict.fromkeys(items, 1.0)
-    wins = {i: 1.0 + sum(1 for w, _ in pairs if w == i) for i in items}
+    wins = dict.fromkeys(items, 1.0)
+    for a, b, win_a, win_b in games:
+        wins[a] += win_a
+        wins[b] += win_b
     for _ in range(rounds):
         updated = {}
         for i in items:
             denominator = 2.0 / (strength[i] + 1.0)  # the prior's two games
-            for w, loser in pairs:
-                if i in (w, loser):
-                    other = loser if i == w else w
-                    denominator += 1.0 / (strength[i] + strength[other])
+            for a, b, _, _ in games:
+                if i in (a, b):
+                    denominator += 1.0 / (strength[a] + strength[b])
             updated[i] = wins[i] / denominator
         strength = updated
     return strength
@@ -109,15 +130,11 @@ def choose_parent(
     if picks:
         pick = max(picks, key=lambda f: f.id)
         return ParentChoice(by_id[pick.candidate_id or ""], RULE_HUMAN, pick_id=pick.id)
-    pairs = [
-        (p.candidate_id, p.other_candidate_id)
-        for p in preferences
-        if p.kind == "preference" and p.candidate_id and p.other_candidate_id
-    ]
-    compared = {name for pair in pairs for name in pair}
+    games = games_of(preferences)
+    compared = {name for a, b, _, _ in games for name in (a, b)}
     last = [c for c in by_id.values() if iteration_of(c) == index - 1 and c.id in compared]
     if last:
-        scores = bradley_terry(pairs)  # type: ignore[arg-type]
+        scores = bradley_terry(games)
         by_fitness = {
             c.id: n for n, c in enumerate(ranked(last, higher_is_better=higher_is_better))
         }

@@ -49,7 +49,8 @@ class Reflection:
     ``parent_stats`` is the sandbox statistics JSON of the parent (see
     ``sandbox.stats``); missing keys are skipped. ``preferences`` holds pairs
     (preferred, other) of labels that tell the model which rewards they mean,
-    for example "candidate 2 (components forward, ctrl_cost; fitness 812)".
+    for example "candidate 2 (components forward, ctrl_cost; fitness 812)";
+    ``ties`` pairs judged equally good and ``both_bad`` pairs judged both bad.
     """
 
     parent_code: str | None = None
@@ -59,6 +60,8 @@ class Reflection:
     errors: Sequence[str] = ()
     feedback: Sequence[str] = ()
     preferences: Sequence[tuple[str, str]] = ()
+    ties: Sequence[tuple[str, str]] = ()
+    both_bad: Sequence[tuple[str, str]] = ()
     parent_chosen_by_human: bool = False
     parent_reason: str | None = None  # why this parent: a person's pick, preferences, fitness
 
@@ -103,7 +106,13 @@ def build_messages(
     errors = summarize_errors(reflection.errors)
     if errors:
         parts.append(render("code_errors", {"errors": errors, "has_parent": has_parent}))
-    if reflection.feedback or reflection.preferences or reflection.parent_chosen_by_human:
+    if (
+        reflection.feedback
+        or reflection.preferences
+        or reflection.ties
+        or reflection.both_bad
+        or reflection.parent_chosen_by_human
+    ):
         parts.append(render("human_feedback", _feedback_context(reflection, has_parent)))
     parts.append(rules)
     messages.append({"role": "user", "content": _join(*parts)})
@@ -247,6 +256,8 @@ def _feedback_context(reflection: Reflection, has_parent: bool) -> dict[str, Any
     return {
         "parent_chosen_by_human": reflection.parent_chosen_by_human and has_parent,
         "preferences": [(a, b) for a, b in reflection.preferences],
+        "ties": [(a, b) for a, b in reflection.ties],
+        "both_bad": [(a, b) for a, b in reflection.both_bad],
         "feedback": [t.strip() for t in reflection.feedback if t and t.strip()],
     }
 

@@ -9,6 +9,8 @@ from app.db.repository import set_run_status
 from app.db.run_store import RunStore
 from app.evolution.reflection import build_reflection
 from app.evolution.selection import RULE_HUMAN, choose_parent
+from app.llm.prompting import build_messages
+from envs import get_card
 from tests.api.conftest import AUTH, Api
 from tests.api.seed import finished_iteration, queued_run
 
@@ -142,3 +144,53 @@ def test_feedback_with_nothing_to_store_is_refused(api: Api) -> None:
         assert "nothing to store" in response.text
     listed = api.client.get(f"/api/runs/{run_id}/feedback").json()["items"]
     assert listed == []
+
+
+def test_tie_and_both_bad_are_stored_as_such_and_reach_the_prompt(api_any_db: Api) -> None:
+    run_id, (_, first, second) = _run_with_iteration(api_any_db)
+    body = {
+        "judgements": [
+            {"verdict": "tie", "candidates": [first.id, second.id]},
+            {"verdict": "both_bad", "candidates": [second.id, first.id]},
+        ]
+    }
+    response = api_any_db.client.post(f"/api/runs/{run_id}/feedback", json=body, headers=AUTH)
+    assert response.status_code == 201, response.text
+    rows = response.json()["items"]
+    assert [(r["kind"], r["candidate_id"], r["other_candidate_id"]) for r in rows] == [
+        ("tie", first.id, second.id),
+        ("both_bad", second.id, first.id),
+    ]
+
+    store = RunStore(api_any_db.session_factory)
+    inputs = store.reflection_inputs(run_id, 1)
+    assert [f.kind for f in inputs.preferences] == ["tie", "both_bad"]
+    choice = choose_parent(
+        candidates=inputs.candidates,
+        unused_feedback=inputs.unused_feedback,
+        preferences=inputs.preferences,
+        index=1,
+        higher_is_better=True,
+    )
+    plan = build_reflection(inputs, choice, index=1, metric_name="reach_flag")
+    assert plan.reflection is not None
+    assert sorted(plan.feedback_ids) == sorted(r["id"] for r in rows)
+    card = get_card("MountainCarContinuous-v0")
+    prompt = build_messages(
+        card=card, metric=card.default_metric, task="reach", reflection=plan.reflection
+    )[-1]["content"]
+    assert "equally good" in prompt
+    assert "bad: neither shows what the task asks for" in prompt
+
+
+def test_a_judgement_needs_two_candidates_of_the_run(api: Api) -> None:
+    run_id, (_, first, _) = _run_with_iteration(api)
+    url = f"/api/runs/{run_id}/feedback"
+    same = {"judgements": [{"verdict": "tie", "candidates": [first.id, first.id]}]}
+    assert api.client.post(url, json=same, headers=AUTH).status_code == 422
+    stranger = {"judgements": [{"verdict": "both_bad", "candidates": [first.id, "nosuchone"]}]}
+    refused = api.client.post(url, json=stranger, headers=AUTH)
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "judgements", 0, "candidates", 1]
+    unknown = {"judgements": [{"verdict": "meh", "candidates": [first.id, "x"]}]}
+    assert api.client.post(url, json=unknown, headers=AUTH).status_code == 422

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -24,6 +25,25 @@ class Preference(BaseModel):
         return self
 
 
+class Judgement(BaseModel):
+    """Two behaviours judged together without a winner: a tie, or both bad."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    verdict: Literal["tie", "both_bad"] = Field(
+        description="tie: equally good; both_bad: neither does what the task asks"
+    )
+    candidates: tuple[ResourceId, ResourceId] = Field(
+        description="the two candidates compared, in either order"
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Judgement:
+        if self.candidates[0] == self.candidates[1]:
+            raise ValueError(f"a {self.verdict} needs two different candidates")
+        return self
+
+
 class FeedbackCreate(BaseModel):
     """Feedback about one iteration; every part is optional."""
 
@@ -38,6 +58,9 @@ class FeedbackCreate(BaseModel):
                     "candidate_id": "9b0e51c2aa47",
                     "parent_candidate_id": "9b0e51c2aa47",
                     "preferences": [{"preferred": "9b0e51c2aa47", "other": "41c7d0e9f3b2"}],
+                    "judgements": [
+                        {"verdict": "tie", "candidates": ["41c7d0e9f3b2", "d2a80c6e5f19"]}
+                    ],
                     "continue": True,
                 }
             ]
@@ -53,6 +76,11 @@ class FeedbackCreate(BaseModel):
         None, description="the candidate the next iteration should improve on"
     )
     preferences: list[Preference] = Field(default_factory=list, max_length=MAX_PREFERENCES)
+    judgements: list[Judgement] = Field(
+        default_factory=list,
+        max_length=MAX_PREFERENCES,
+        description="comparisons without a winner: ties and pairs that are both bad",
+    )
     continue_: bool = Field(
         False, alias="continue", description="end the wait of a run paused for feedback"
     )
@@ -61,9 +89,11 @@ class FeedbackCreate(BaseModel):
     def _something_to_store(self) -> FeedbackCreate:
         if self.candidate_id and not self.text:
             raise ValueError("candidate_id names the candidate a text is about; give the text")
-        if not (self.text or self.parent_candidate_id or self.preferences or self.continue_):
+        parts = (self.text, self.parent_candidate_id, self.preferences, self.judgements)
+        if not (any(parts) or self.continue_):
             raise ValueError(
-                "nothing to store: give text, parent_candidate_id, preferences or continue"
+                "nothing to store: give text, parent_candidate_id, preferences, judgements "
+                "or continue"
             )
         return self
 
@@ -74,9 +104,13 @@ class FeedbackRead(BaseModel):
     id: int
     run_id: str
     iteration_index: int
-    kind: str = Field(description="text, parent, preference or continue")
-    candidate_id: str | None
-    other_candidate_id: str | None = Field(description="the less preferred candidate")
+    kind: str = Field(description="text, parent, preference, tie, both_bad or continue")
+    candidate_id: str | None = Field(
+        description="the note's or pick's candidate; the preferred one of a preference"
+    )
+    other_candidate_id: str | None = Field(
+        description="the less preferred candidate, or the second of a tie or both-bad pair"
+    )
     text: str | None
     consumed: bool = Field(description="a prompt has carried it")
     used_in_iteration: int | None = Field(description="the iteration whose prompt carried it")
