@@ -150,6 +150,33 @@ def claim_candidate(
     return True
 
 
+def record_candidate_progress(
+    session: Session,
+    *,
+    candidate_id: str,
+    env_steps: int,
+    stats: dict[str, Any] | None = None,
+) -> Candidate | None:
+    """Env steps done by a candidate in training (and its statistics so far, when a new
+    checkpoint landed). A queued candidate becomes training; while it trains its steps
+    only grow (a halving rung's sandbox first reports 0, before it loads the checkpoint).
+    None when the candidate is no longer queued or training: a late report never undoes
+    its result."""
+    candidate = get_candidate(session, candidate_id=candidate_id)
+    if candidate is None or candidate.status not in ("queued", "training"):
+        return None
+    previous = candidate.status
+    candidate.status = "training"
+    steps = max(0, int(env_steps))
+    candidate.env_steps = steps if previous == "queued" else max(candidate.env_steps, steps)
+    if stats is not None:
+        candidate.stats = stats
+    session.flush()
+    if previous != "training":
+        _status_event(session, candidate, previous)
+    return candidate
+
+
 def record_candidate_result(
     session: Session,
     *,

@@ -158,6 +158,12 @@ class Candidate(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
+    @property
+    def halving(self) -> dict[str, Any] | None:
+        """Where successive halving left it: {"rung", "rungs", "budget", "kept"}, or None."""
+        info = (self.evaluation or {}).get("halving")
+        return info if isinstance(info, dict) else None
+
 
 class LLMCall(Base):
     """One request to the LLM (or its answer from the store of earlier ones)."""

@@ -20,6 +20,7 @@ from app.db.candidates import (
     claim_candidate,
     create_candidate,
     list_candidates,
+    record_candidate_progress,
     record_candidate_result,
     reset_unfinished_candidates,
 )
@@ -315,9 +316,34 @@ class RunStore:
 
     # -- candidates --------------------------------------------------------------------
     def claim(self, candidate_id: str) -> bool:
-        """pending -> training, only if nobody else moved it (never trained twice at once)."""
+        """pending -> queued, only if nobody else moved it (never trained twice at once);
+        it shows as training once its sandbox reports progress."""
         with self._tx() as session:
-            return claim_candidate(session, candidate_id=candidate_id)
+            return claim_candidate(session, candidate_id=candidate_id, to_status="queued")
+
+    def record_progress(
+        self,
+        run_id: str,
+        candidate_id: str,
+        env_steps: int,
+        *,
+        total: int | None = None,
+        stats: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """A candidate's env steps so far (and its statistics, when a checkpoint landed):
+        queued -> training on the first report. Logs ``candidate.progress`` with the
+        newest checkpoint's means; returns the event, or None for a finished candidate."""
+        with self._tx() as session:
+            row = record_candidate_progress(
+                session, candidate_id=candidate_id, env_steps=env_steps, stats=stats
+            )
+            if row is None:
+                return None
+            data: dict[str, Any] = {"id": row.id, "env_steps": row.env_steps, "total": total}
+            if stats is not None:
+                data["checkpoint"] = _checkpoint_means(stats)
+            add_event(session, run_id=run_id, kind="candidate.progress", data=data)
+            return data
 
     def record_result(self, result: TrainingResult) -> Candidate:
         """A candidate's final result. A cancelled one, or one the service's own storage
@@ -429,6 +455,25 @@ class RunStore:
                     normalized_score=final["normalized_score"],
                 )
             set_run_status(session, run_id=run_id, status="succeeded")
+
+
+def _checkpoint_means(stats: dict[str, Any]) -> dict[str, Any] | None:
+    """The newest checkpoint's step count and means: what a progress event carries."""
+    checkpoints = stats.get("checkpoints") or []
+    if not checkpoints:
+        return None
+    last = checkpoints[-1]
+
+    def mean(summary: Any) -> Any:
+        return summary.get("mean") if isinstance(summary, dict) else None
+
+    return {
+        "steps": last.get("steps"),
+        "episodes": last.get("episodes"),
+        "reward": mean(last.get("reward")),
+        "fitness": mean(last.get("fitness")),
+        "components": {k: mean(v) for k, v in (last.get("components") or {}).items()},
+    }
 
 
 def _copy_result(row: Candidate, twin: Candidate) -> None:

@@ -11,11 +11,13 @@ LEASED_RUN_STATUSES = frozenset({"running", "waiting_feedback", "finalizing"})
 
 ITERATION_STATUSES = frozenset({"proposing", "training", "waiting_feedback", "done"})
 
+# queued: claimed for this run's training, waiting for a sandbox slot; training once
+# the sandbox reports its first steps.
 CANDIDATE_STATUSES = frozenset(
-    {"pending", "training", "evaluating", "done", "invalid", "failed", "stopped"}
+    {"pending", "queued", "training", "evaluating", "done", "invalid", "failed", "stopped"}
 )
 # Work under way that a dead worker leaves behind; it goes back to pending on resume.
-UNFINISHED_CANDIDATE_STATUSES = frozenset({"training", "evaluating"})
+UNFINISHED_CANDIDATE_STATUSES = frozenset({"queued", "training", "evaluating"})
 
 # A comparison of two candidates' behaviour: one preferred over the other, a tie
 # (equally good) or both bad; every kind names both candidates.

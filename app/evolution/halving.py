@@ -16,6 +16,7 @@ after a rung, a candidate's row holds that rung's statistics, evaluation,
 fitness and env steps, with ``evaluation["halving"] = {"rung", "rungs",
 "budget", "kept"}`` (``kept``: it passed the cut after that rung), and its
 checkpoint stays in ``<output_dir>/halving/rung-<r>`` until the next rung lands.
+A row's ``train_seconds`` sums every rung it trained.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def train_with_halving(
         jobs_now = [_rung_job(e, budget) for e in todo.values()]
         for result in _run(executor, jobs_now, on_event, should_cancel):
             entry = todo[result.key]
+            result = _with_earlier_rungs(entry, result)
             if result.status == "cancelled":
                 cancelled = True
                 continue
@@ -184,6 +186,15 @@ def _result_of(row: Candidate) -> CandidateResult:
 def _rung_job(entry: _Entry, budget: int) -> CandidateJob:
     resume = str(_rung_dir(entry.out, entry.rung)) if entry.rung >= 0 else None
     return replace(entry.job, train=replace(entry.job.train, timesteps=budget, resume_from=resume))
+
+
+def _with_earlier_rungs(entry: _Entry, result: CandidateResult) -> CandidateResult:
+    """A rung's result whose training time counts the rungs before it: the row's
+    train_seconds is the candidate's whole training, whichever rung it ended at."""
+    earlier = entry.last.train_seconds if entry.last is not None else None
+    if not earlier or result.train_seconds is None:
+        return result
+    return replace(result, train_seconds=earlier + result.train_seconds)
 
 
 def _cut(

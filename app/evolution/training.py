@@ -10,6 +10,7 @@ from typing import Any
 from app.db.models import Candidate
 from app.db.run_store import RunStore
 from app.evolution.halving import halving_plan, train_with_halving
+from app.evolution.live_progress import LiveProgress
 from app.evolution.progress import Progress
 from app.execution.executor import CandidateJob, Executor
 from app.run_options import RunSpec
@@ -91,7 +92,10 @@ def train_candidates(
     if not jobs:
         return
 
+    live = LiveProgress(store, run_id, jobs)
+
     def on_event(kind: str, data: dict[str, Any]) -> None:
+        live(kind, data)
         progress(f"candidate.{kind}", data)
 
     results = (

@@ -85,6 +85,9 @@ def test_halving_stops_the_lowest_and_continues_the_rest(tmp_path: Path) -> None
     _check_cuts(tiny)
     [winner] = [c for c in tiny.candidates() if c.status == "done"]
     _check_continued(tiny, winner.id)
+    # Training time sums every rung: the winner's is more than its first two rungs'.
+    times = [r["train_seconds"] for r in tiny.events("candidate.rung") if r["id"] == winner.id]
+    assert len(times) == 2 and times[0] < times[1] < (winner.train_seconds or 0)
     rungs = tiny.events("halving.rung")
     assert [(r["rung"], r["budget"], len(r["candidates"])) for r in rungs] == [
         (0, 512, 4),

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 CandidateStatus = Literal[
-    "pending", "training", "evaluating", "done", "invalid", "failed", "stopped"
+    "pending", "queued", "training", "evaluating", "done", "invalid", "failed", "stopped"
 ]
 CandidateKind = Literal["search", "final"]
 
@@ -34,6 +34,11 @@ class CandidateSummary(BaseModel):
     env_steps: int
     train_seconds: float | None
     sandbox_level: str | None = Field(description="the isolation the sandbox ran with")
+    halving: dict[str, Any] | None = Field(
+        None,
+        description="successive halving's last rung for it: rung, rungs, budget (env steps) "
+        "and kept (passed the cut); a stopped candidate's results are partial",
+    )
     created_at: datetime
     updated_at: datetime
 
