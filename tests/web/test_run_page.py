@@ -183,7 +183,7 @@ def test_feedback_and_continue_reach_the_next_prompt(browser: Browser, served: S
         _wait_for_video(page, "#video-right")
 
         page.get_by_role("button", name="Prefer right").click()
-        expect(page.locator("#action-status")).to_contain_text(f"you prefer #{right[:6]}")
+        expect(page.locator("#compare-status")).to_contain_text(f"you prefer #{right[:6]}")
         page.get_by_label("About").select_option(left)
         page.get_by_label("Note for the next prompt").fill(NOTE)
         page.get_by_role("button", name="Send note").click()

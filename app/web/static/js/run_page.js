@@ -135,8 +135,9 @@ function follow() {
     schedule(500);
   });
   for (const kind of EVENT_KINDS) {
-    source.addEventListener(kind, () => {
+    source.addEventListener(kind, (event) => {
       $("live-state").textContent = "live";
+      if (kind.startsWith("feedback.")) feedback.onEvent(kind, JSON.parse(event.data || "null"));
       schedule();
     });
   }
