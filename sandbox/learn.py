@@ -5,12 +5,15 @@ reward has passed its smoke test, so a broken reward never waits for torch).
 and an SB3 PPO or SAC model (or both loaded from ``resume_from`` to continue an
 earlier run); :class:`~sandbox.stats.TrainingStats` writes checkpoint statistics
 and the heartbeat, trained to exactly the spec's env steps (:mod:`sandbox.budget`);
-at the end the policy file (tensors only) and a checkpoint to resume from.
+at the end the policy file (tensors only) and a checkpoint to resume from. SB3
+also writes TensorBoard event files (when the package is installed), capped in size.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import shutil
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,13 @@ from sandbox.outputs import write_json
 from sandbox.policy_file import ALGORITHMS, save_policy_file
 from sandbox.reward_code import RewardFn
 from sandbox.reward_wrapper import RewardWrapper
-from sandbox.spec import CHECKPOINT_DIR, POLICY_FILE, TrainSpec
+from sandbox.spec import (
+    CHECKPOINT_DIR,
+    POLICY_FILE,
+    TENSORBOARD_DIR,
+    TENSORBOARD_MAX_BYTES,
+    TrainSpec,
+)
 from sandbox.stats import TrainingStats
 
 MODEL_FILE = "model.zip"
@@ -47,15 +56,35 @@ def make_env(
     )
 
 
+def tensorboard_dir(spec: TrainSpec) -> str | None:
+    """Where SB3 writes TensorBoard event files, or None when tensorboard is not installed
+    (SB3 refuses to log without it)."""
+    if importlib.util.find_spec("tensorboard") is None:
+        return None
+    return str(Path(spec.output_dir) / TENSORBOARD_DIR)
+
+
+def cap_tensorboard(out: Path) -> None:
+    """Delete the event files when they outgrow TENSORBOARD_MAX_BYTES: they are a
+    convenience, and the sandbox's disk quota is for the policy and statistics."""
+    folder = out / TENSORBOARD_DIR
+    files = [p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()]
+    if sum(p.stat().st_size for p in files) > TENSORBOARD_MAX_BYTES:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def make_model(spec: TrainSpec, wrapper: RewardWrapper) -> tuple[BaseAlgorithm, dict[str, Any]]:
     """A fresh model, or the checkpointed one (and its statistics) to continue."""
     algorithm = ALGORITHMS[spec.algorithm]
     device = resolve_device(spec.device)
+    tensorboard_log = tensorboard_dir(spec)
     if spec.resume_from:
         checkpoint = Path(spec.resume_from)
         venv = VecNormalize.load(str(checkpoint / VECNORM_FILE), wrapper)
         venv.training = True
-        model = algorithm.load(checkpoint / MODEL_FILE, env=venv, device=device)
+        model = algorithm.load(
+            checkpoint / MODEL_FILE, env=venv, device=device, tensorboard_log=tensorboard_log
+        )
         if (checkpoint / REPLAY_FILE).exists():
             model.load_replay_buffer(checkpoint / REPLAY_FILE)  # type: ignore[attr-defined]
         # Fresh episodes from new seeds, not a replay of the ones already trained on.
@@ -73,6 +102,7 @@ def make_model(spec: TrainSpec, wrapper: RewardWrapper) -> tuple[BaseAlgorithm, 
         seed=spec.seed,
         device=device,
         verbose=0,
+        tensorboard_log=tensorboard_log,
         policy_kwargs=sb3_policy_kwargs(spec.policy_kwargs),
         **spec.hyperparams,
     )
@@ -121,4 +151,5 @@ def train(spec: TrainSpec, card: EnvCard, metric: FitnessMetric, reward_fn: Rewa
     assert venv is not None
     save_policy_file(out / POLICY_FILE, model, venv)
     save_checkpoint(out / CHECKPOINT_DIR, model, stats)
+    cap_tensorboard(out)
     return int(model.num_timesteps)

@@ -29,6 +29,8 @@ POLICY_FILE = "policy.pt"  # torch.save of {name: tensor}: policy state_dict + o
 RESULT_FILE = "result.json"  # {"status": "ok"|"invalid"|"failed", "error": str|None}
 HEARTBEAT_FILE = "heartbeat.json"  # {"steps": int, "time": float}, rewritten as training goes
 CHECKPOINT_DIR = "checkpoint"  # optimizer + policy + normalisation, to resume training
+TENSORBOARD_DIR = "tensorboard"  # SB3's TensorBoard event files, when tensorboard is installed
+TENSORBOARD_MAX_BYTES = 8 * 1024 * 1024  # more than that is deleted: the disk quota is shared
 EVAL_FILE = "evaluation.json"  # written by the evaluator
 VIDEO_FILE = "rollout.mp4"
 

@@ -177,6 +177,16 @@ class TrainingStats(BaseCallback):
         self.episodes += len(done.length)
         self.pearson.update(done.reward, done.fitness)
         self.checkpoints.append(self._summarise(done))
+        self._log(self.checkpoints[-1])
+
+    def _log(self, point: dict[str, Any]) -> None:
+        """The checkpoint in SB3's logger too, so TensorBoard shows components and fitness."""
+        means = {key: point[key]["mean"] for key in ("reward", "fitness") if key in point}
+        for name, values in point.get("components", {}).items():
+            means[f"component_{name}"] = values["mean"]
+        for key, mean in means.items():
+            if mean is not None:
+                self.logger.record(f"candidate/{key}", mean)
 
     def _summarise(self, done: FinishedEpisodes) -> dict[str, Any]:
         point: dict[str, Any] = {"steps": int(self.num_timesteps), "episodes": len(done.length)}

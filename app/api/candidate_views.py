@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from app.api.schemas.candidates import CandidateDetail, CandidateLinks, CandidateSummary
+from app.api.tensorboard_export import event_files
 from app.db.models import Candidate
 from app.db.repository import get_candidate
 
@@ -51,6 +52,7 @@ def candidate_detail(
     candidate: Candidate,
     video_url: str,
     weights_url: str,
+    tensorboard_url: str,
     artifacts_dir: Path,
 ) -> CandidateDetail:
     """The candidate with its diff and the links to whichever files exist."""
@@ -59,6 +61,7 @@ def candidate_detail(
     )
     has_video = artifact_file(candidate, VIDEO_FILE, artifacts_dir=artifacts_dir) is not None
     has_weights = artifact_file(candidate, WEIGHTS_FILE, artifacts_dir=artifacts_dir) is not None
+    has_events = bool(event_files(candidate, artifacts_dir=artifacts_dir))
     return CandidateDetail(
         **CandidateSummary.model_validate(candidate).model_dump(),
         response_text=candidate.response_text,
@@ -72,5 +75,6 @@ def candidate_detail(
         links=CandidateLinks(
             video=video_url if has_video else None,
             weights=weights_url if has_weights else None,
+            tensorboard=tensorboard_url if has_events else None,
         ),
     )

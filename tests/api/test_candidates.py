@@ -47,6 +47,7 @@ def test_candidate_detail_shows_code_diff_result_and_links(api: Api) -> None:
     assert detail["links"] == {
         "video": f"/api/candidates/{child.id}/video",
         "weights": f"/api/candidates/{child.id}/weights",
+        "tensorboard": None,  # the seeded candidate trained without TensorBoard
     }
 
 
@@ -59,7 +60,7 @@ def test_rejected_candidate_shows_its_error_and_no_links(api: Api) -> None:
         "no code block",
     )
     assert (detail["code"], detail["diff"]) == (None, None)
-    assert detail["links"] == {"video": None, "weights": None}
+    assert detail["links"] == {"video": None, "weights": None, "tensorboard": None}
     response = api.client.get(f"/api/candidates/{first[0].id}/video")
     assert response.status_code == 404
     assert "has no rollout.mp4" in response.json()["detail"]

@@ -1,4 +1,5 @@
-"""Candidates: list a run's, read one in full, its rollout video and policy weights."""
+"""Candidates: list a run's, read one in full, its rollout video, policy weights and
+TensorBoard event files."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from sqlalchemy.orm import Session
 
 from app.api.candidate_views import VIDEO_FILE, WEIGHTS_FILE, artifact_file, candidate_detail
@@ -19,6 +20,7 @@ from app.api.schemas.candidates import (
     CandidateSummary,
 )
 from app.api.schemas.common import CandidateIdPath, RunIdPath, error_responses
+from app.api.tensorboard_export import event_files, event_zip
 from app.config import Settings
 from app.db.errors import NotFoundError
 from app.db.repository import list_candidates, require_candidate, require_run
@@ -58,6 +60,7 @@ def get(
         artifacts_dir=settings.artifacts_dir,
         video_url=request.url_for("candidate_video", candidate_id=candidate_id).path,
         weights_url=request.url_for("candidate_weights", candidate_id=candidate_id).path,
+        tensorboard_url=request.url_for("candidate_tensorboard", candidate_id=candidate_id).path,
     )
 
 
@@ -107,4 +110,33 @@ def weights(
     path = _artifact(session, settings, candidate_id, WEIGHTS_FILE)
     return FileResponse(
         path, media_type="application/octet-stream", filename=f"policy_{candidate_id}.pt"
+    )
+
+
+@router.get(
+    "/candidates/{candidate_id}/tensorboard",
+    name="candidate_tensorboard",
+    summary="Download a candidate's TensorBoard event files",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/zip": {}}, "description": "the event files, zipped"},
+        **error_responses(404),
+    },
+)
+def tensorboard(
+    candidate_id: CandidateIdPath, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """SB3's TensorBoard logs of the training (its losses, the reward's components and
+    the fitness at each checkpoint) as a zip: unpack it and run ``tensorboard --logdir``."""
+    candidate = require_candidate(session, candidate_id=candidate_id)
+    files = event_files(candidate, artifacts_dir=settings.artifacts_dir)
+    if not files:
+        raise NotFoundError(f"candidate {candidate_id} has no TensorBoard event files")
+    try:
+        content = event_zip(candidate_id, files)
+    except ValueError as error:
+        raise NotFoundError(f"candidate {candidate_id}: {error}") from error
+    disposition = f'attachment; filename="tensorboard_{candidate_id}.zip"'
+    return Response(
+        content, media_type="application/zip", headers={"Content-Disposition": disposition}
     )

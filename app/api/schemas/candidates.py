@@ -46,6 +46,9 @@ class CandidateSummary(BaseModel):
 class CandidateLinks(BaseModel):
     video: str | None = Field(description="rollout video (video/mp4), when rendered")
     weights: str | None = Field(description="policy weights (policy.pt), when trained")
+    tensorboard: str | None = Field(
+        None, description="SB3's TensorBoard event files as a zip, when training wrote them"
+    )
 
 
 class CandidateDetail(CandidateSummary):

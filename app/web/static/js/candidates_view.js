@@ -125,6 +125,10 @@ function downloads(c) {
     link(`${candidate}/stats.csv`, "CSV", `statistics of candidate ${c.id} as CSV`),
     " · ",
     link(`${candidate}/stats.json`, "JSON", `statistics of candidate ${c.id} as JSON`),
+    c.links?.tensorboard ? " · " : "",
+    c.links?.tensorboard
+      ? link(c.links.tensorboard, "TensorBoard logs (zip)", `TensorBoard event files of ${c.id}`)
+      : "",
     " · ",
     h(
       "a",
