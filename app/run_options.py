@@ -17,6 +17,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
     StringConstraints,
     field_validator,
     model_validator,
@@ -29,6 +31,7 @@ MAX_SAMPLES = 64
 MIN_TIMESTEPS = 1_000
 MAX_TIMESTEPS = 10_000_000
 MAX_FINAL_SEEDS = 20
+MAX_FINAL_TOP_K = 10
 MAX_N_ENVS = 256
 MAX_RUN_ENV_STEPS = 500_000_000  # card defaults fit: 29 trainings x 10M (Humanoid)
 FINAL_SOURCES = 3  # the best reward, the env's own reward, the fitness as reward
@@ -77,7 +80,8 @@ class LLMOptions(BaseModel):
 
 
 class TrainingOptions(BaseModel):
-    """How each candidate trains: overrides of the env card's defaults (None: the card's)."""
+    """How each candidate trains (overrides of the env card's defaults, None: the card's),
+    how the final reward is chosen and scored, and the run's budgets."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -95,8 +99,8 @@ class TrainingOptions(BaseModel):
         "numpy", description="what reward code computes with: numpy arrays or torch tensors"
     )
     eval_episodes: int = Field(5, ge=1, le=100, description="evaluation episodes per policy")
-    video: bool = Field(True, description="render a rollout video of every trained policy")
-    halving: bool | None = Field(
+    video: StrictBool = Field(True, description="render a rollout video of every trained policy")
+    halving: StrictBool | None = Field(
         None, description="successive halving within an iteration; null: on when samples >= 4"
     )
     halving_rungs: list[float] = Field(
@@ -104,8 +108,34 @@ class TrainingOptions(BaseModel):
         max_length=8,
         description="budget fractions of the halving rungs: increasing, ending at 1.0",
     )
-    halving_keep: float = Field(
+    halving_keep: StrictFloat = Field(
         DEFAULT_HALVING_KEEP, gt=0, lt=1, description="fraction kept at each halving cut"
+    )
+    final_top_k: int = Field(
+        3,
+        ge=1,
+        le=MAX_FINAL_TOP_K,
+        description="before the final test, the best k search candidates train again on "
+        "final_seeds fresh seeds each and the best mean is finalised; 1: the single-seed best",
+    )
+    env_reward_is_baseline: bool | None = Field(
+        None,
+        description="whether the env's own reward is a fair human baseline for this task "
+        "(the human-normalised score is computed only then); null: yes only for the "
+        "card's default metric",
+    )
+    max_env_steps: int | None = Field(
+        None,
+        ge=MIN_TIMESTEPS,
+        le=MAX_RUN_ENV_STEPS,
+        description="stop searching before the run's env steps, final test included, "
+        "could pass this; null: no limit",
+    )
+    max_cost_usd: float | None = Field(
+        None, gt=0, le=1e6, description="stop searching once the LLM calls cost this much"
+    )
+    max_wall_s: float | None = Field(
+        None, gt=0, le=30 * 86400.0, description="stop searching once the run has run this long"
     )
 
     @model_validator(mode="before")
@@ -114,7 +144,7 @@ class TrainingOptions(BaseModel):
         # Stored runs and clients may send null for "the default".
         if isinstance(data, dict):
             fixed: tuple[str, ...] = ("device", "reward_backend", "eval_episodes", "video")
-            fixed += ("halving_rungs", "halving_keep")
+            fixed += ("halving_rungs", "halving_keep", "final_top_k")
             return {k: v for k, v in data.items() if not (k in fixed and v is None)}
         return data
 
@@ -237,7 +267,7 @@ def prepare_run(spec: RunSpec) -> RunSpec:
             metric,
         )
     timesteps = spec.timesteps or card.training.timesteps
-    trainings = spec.iterations * spec.samples + FINAL_SOURCES * spec.final_seeds
+    trainings = spec.iterations * spec.samples + final_trainings(spec)
     if trainings * timesteps > MAX_RUN_ENV_STEPS:
         raise RunOptionError(
             (),
@@ -245,9 +275,33 @@ def prepare_run(spec: RunSpec) -> RunSpec:
             f"{trainings * timesteps} env steps, over the per-run limit of {MAX_RUN_ENV_STEPS}; "
             "lower iterations, samples, final_seeds or timesteps",
         )
+    limit = spec.options.max_env_steps
+    least = (spec.samples + final_trainings(spec)) * timesteps
+    if limit is not None and limit < least:
+        raise RunOptionError(
+            ("options", "max_env_steps"),
+            f"max_env_steps {limit} does not fit one iteration and the final test "
+            f"({spec.samples} + {final_trainings(spec)} trainings x {timesteps} timesteps = "
+            f"{least}); raise it or lower samples, final_seeds, final_top_k or timesteps",
+            limit,
+        )
     return spec.model_copy(
         update={"env_id": card.env_id, "fitness_metric": metric, "timesteps": timesteps}
     )
+
+
+def final_trainings(spec: RunSpec) -> int:
+    """Trainings after the search: the top-k reselection (when k > 1) and the final test."""
+    reselect = spec.options.final_top_k if spec.options.final_top_k > 1 else 0
+    return (reselect + FINAL_SOURCES) * spec.final_seeds
+
+
+def env_reward_is_baseline(spec: RunSpec, default_metric: str) -> bool:
+    """Whether the env's own reward is a fair human baseline for the run's task: as the
+    user said, else only when the run's metric is the card's default (what the env's
+    reward was written for)."""
+    given = spec.options.env_reward_is_baseline
+    return spec.metric_name == default_metric if given is None else given
 
 
 class _StoredRun(Protocol):

@@ -58,11 +58,10 @@ class RunProgress:
             self.bars.reset(self.candidate_bar)
         elif kind == "final.started":
             self.bars.update(self.iteration_bar, completed=self.bars.tasks[0].total)
-            self.bars.update(
-                self.candidate_bar,
-                total=data["trainings"],
-                completed=0,
-                description="final retraining",
+            self.bars.stop_task(self.iteration_bar)  # its clock stops where the search ended
+            # A stage of its own: its clock starts now, not with the last iteration.
+            self.bars.reset(
+                self.candidate_bar, total=data["trainings"], description="final retraining"
             )
         elif kind == "llm.request":
             self.say(f"asking for {data['samples']} reward functions")
@@ -106,7 +105,8 @@ def result_line(data: dict[str, Any]) -> str:
     status = str(data.get("status") or "")
     if status == "done":
         fitness = data.get("fitness")
-        return "fitness –" if fitness is None else f"fitness {fitness:.4g}"
+        seed = "one final-test seed" if data.get("kind") == "final" else "1 search seed"
+        return "fitness –" if fitness is None else f"fitness {fitness:.4g} ({seed})"
     lines = (data.get("error") or "").strip().splitlines()
     first = lines[0].strip() if lines else ""
     if not first:

@@ -100,7 +100,7 @@ def runs_table(runs: Sequence[Run], *, width: int = 80) -> RenderableType:
             width=column,
             no_wrap=not fold,
             overflow="fold" if fold else "ellipsis",
-            justify="right" if header == "best" else "left",
+            justify="right" if header == _BEST else "left",
         )
     table.add_column("created", no_wrap=True, width=size[4])
     table.add_column("task", no_wrap=True, overflow="ellipsis", width=room())
@@ -111,13 +111,15 @@ def runs_table(runs: Sequence[Run], *, width: int = 80) -> RenderableType:
 
 def _run_lines(row: list[Any]) -> Text:
     run_id, status, env_id, best, created, task = row
-    best = f"  best {best}" if best else ""
+    best = f"  {_BEST} {best}" if best else ""
     return Text.assemble(
         (run_id, "bold"), f"  {status}  {env_id}{best}  {created:%Y-%m-%d %H:%M}\n  {task}"
     )
 
 
-_HEADERS = ("id", "status", "env", "best", "created", "task")
+# The best candidate's fitness from its one search seed (``show`` prints the final means).
+_BEST = "search best"
+_HEADERS = ("id", "status", "env", _BEST, "created", "task")
 _GAP = 2  # the padding between two columns
 _MIN_TASK = 12
 _MIN_FOLD = 10  # status and env id fold to this width when room is short
@@ -137,7 +139,10 @@ def print_run(
     )
     rows = _candidates(session, run)
     search = [c for c in rows if c.kind == "search"]
-    table = Table(title="candidates (trusted fitness per iteration)")
+    table = Table(
+        title="candidates: trusted fitness per iteration, one search seed each "
+        "(* the best; the final evaluation's means are below)"
+    )
     table.add_column("iteration")
     for sample in range(run.samples):
         table.add_column(f"#{sample}", justify="right")
@@ -147,7 +152,7 @@ def print_run(
             c = next(
                 (c for c in search if c.iteration_index == index and c.sample_index == sample), None
             )
-            cells.append(_cell(c, best=run.best_candidate_id))
+            cells.append(_cell(c, best=run.best_candidate_id, timesteps=run.timesteps))
         table.add_row(str(index), *cells)
     console.print(table)
     if errors:
@@ -163,12 +168,21 @@ def print_run(
     console.print(f"data: {data_location}")
 
 
-def _cell(c: Candidate | None, *, best: str | None) -> str:
+def _cell(c: Candidate | None, *, best: str | None, timesteps: int) -> str:
+    """A candidate's fitness; a stopped one's with the share of the budget it trained
+    (a partial result, not an error); else its status (a cancelled one waits to train)."""
     if c is None:
         return ""
     if c.status == "done":
         text = _fmt(c.fitness)
         return f"[bold green]{text}*[/bold green]" if c.id == best else text
+    if c.status == "stopped" and c.fitness is not None:
+        info = c.halving or {}
+        rung = f"rung {info['rung'] + 1}/{info['rungs']}" if "rung" in info else "early"
+        share = f", {info['budget'] / timesteps:.0%}" if info.get("budget") and timesteps else ""
+        return f"[dim]{_fmt(c.fitness)} (stopped at {rung}{share})[/dim]"
+    if c.status == "pending" and c.error_kind == "cancelled":
+        return "cancelled"
     return f"[red]{c.status}[/red]" if c.status in ("invalid", "failed") else c.status
 
 

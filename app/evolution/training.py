@@ -93,6 +93,7 @@ def train_candidates(
         return
 
     live = LiveProgress(store, run_id, jobs)
+    kinds = {c.id: c.kind for c in candidates}
 
     def on_event(kind: str, data: dict[str, Any]) -> None:
         live(kind, data)
@@ -122,6 +123,7 @@ def train_candidates(
                 "candidate.result",
                 {
                     "id": result.key,
+                    "kind": kinds.get(result.key),
                     "status": result.status,
                     "fitness": result.fitness,
                     "error": result.error,

@@ -14,6 +14,8 @@ import pytest
 from rich.console import Console
 
 from app.cli.progress import RunProgress
+from app.cli.report import _cell
+from app.db.models import Candidate
 from envs import list_cards
 from tests.processes import cli_env, free_port, run_cli, start_cli, wait_for_http
 
@@ -107,6 +109,45 @@ def test_stopped_candidate_says_stopped_once_and_errors_print_as_written() -> No
     assert text.count("stopped") == 1
     assert "bbbbbbbbbbbb: invalid: shape [8] != [4]" in text
     assert "more" not in text
+
+
+def test_every_fitness_says_which_seed_and_the_final_bar_times_its_own_stage() -> None:
+    text = _progress_output(
+        [
+            ("candidate.result", {"id": "s" * 12, "status": "done", "fitness": 3.0}),
+            (
+                "candidate.result",
+                {"id": "f" * 12, "kind": "final", "status": "done", "fitness": 2.0},
+            ),
+        ]
+    )
+    assert f"{'s' * 12}: fitness 3 (1 search seed)" in text
+    assert f"{'f' * 12}: fitness 2 (one final-test seed)" in text
+
+    console = Console(file=io.StringIO(), width=100, color_system=None)
+    progress = RunProgress(console, iterations=1, samples=2, timesteps=4000)
+    progress("iteration.started", {"index": 0, "total": 1})
+    began = progress.bars.get_time()
+    progress("final.started", {"trainings": 3})
+    bar = progress.bars.tasks[1]
+    assert bar.description == "final retraining" and (bar.total, bar.completed) == (3, 0)
+    assert bar.start_time is not None and bar.start_time >= began
+
+
+def test_show_prints_a_stopped_candidates_fitness_and_rung() -> None:
+    stopped = Candidate(
+        id="c" * 12,
+        status="stopped",
+        fitness=-3.25,
+        evaluation={"halving": {"rung": 0, "rungs": 3, "budget": 1000, "kept": False}},
+    )
+    assert (
+        _cell(stopped, best=None, timesteps=4000) == "[dim]-3.25 (stopped at rung 1/3, 25%)[/dim]"
+    )
+    queued = Candidate(id="q" * 12, status="queued")
+    assert _cell(queued, best=None, timesteps=4000) == "queued"
+    cancelled = Candidate(id="x" * 12, status="pending", error_kind="cancelled")
+    assert _cell(cancelled, best=None, timesteps=4000) == "cancelled"
 
 
 def test_env_catalog_prints_whole_env_ids_at_80_columns(tmp_path: Path) -> None:

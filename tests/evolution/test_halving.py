@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.evolution.halving import HalvingPlan, parse_halving
+from app.run_options import TrainingOptions
 from app.execution.local import LocalExecutor
 from app.execution.process import descendants
 from tests.evolution.runs import TinyRun, new_run
@@ -146,22 +147,25 @@ def test_killed_worker_resumes_halving_at_its_rung(tmp_path: Path) -> None:
 
 
 def test_halving_options_are_checked_and_default_on_from_four_samples() -> None:
-    assert parse_halving({}, samples=4, timesteps=1000) == HalvingPlan((250, 500, 1000), 0.5)
-    assert parse_halving({}, samples=3, timesteps=1000) is None
-    assert parse_halving({"halving": False}, samples=16, timesteps=1000) is None
-    assert parse_halving(
-        {"halving": True, "halving_rungs": [0.1, 1.0], "halving_keep": 0.3},
-        samples=2,
-        timesteps=100,
-    ) == HalvingPlan((10, 100), 0.3)
+    def plan(samples: int, timesteps: int, **options: object) -> HalvingPlan | None:
+        return parse_halving(
+            TrainingOptions.model_validate(options), samples=samples, timesteps=timesteps
+        )
+
+    assert plan(4, 1000) == HalvingPlan((250, 500, 1000), 0.5)
+    assert plan(3, 1000) is None
+    assert plan(16, 1000, halving=False) is None
+    assert plan(2, 100, halving=True, halving_rungs=[0.1, 1.0], halving_keep=0.3) == HalvingPlan(
+        (10, 100), 0.3
+    )
     bad = [
-        ({"halving": "yes"}, "halving must be true, false or null"),
+        ({"halving": "yes"}, "halving\n.*valid boolean"),
         ({"halving_rungs": [0.5, 0.25, 1.0]}, "increasing budget fractions"),
         ({"halving_rungs": [0.25, 0.5]}, "ending at 1.0"),
         ({"halving_rungs": "0.5"}, "halving_rungs"),
-        ({"halving_keep": 1.0}, "halving_keep must be a fraction in (0, 1)"),
+        ({"halving_keep": 1.0}, "halving_keep\n.*less than 1"),
         ({"halving_keep": True}, "halving_keep"),
     ]
     for options, message in bad:
-        with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
-            parse_halving(options, samples=4, timesteps=1000)
+        with pytest.raises(ValueError, match=message):
+            TrainingOptions.model_validate(options)
