@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from app.api.code_compare import formatting_free_diff
 from app.api.schemas.candidates import CandidateDetail, CandidateLinks, CandidateSummary
 from app.api.tensorboard_export import event_files
 from app.db.models import Candidate
@@ -17,16 +17,16 @@ WEIGHTS_FILE = "policy.pt"
 
 
 def code_diff(parent: Candidate | None, candidate: Candidate) -> str | None:
-    """Unified diff from the parent's code to the candidate's; None without both."""
+    """Unified diff from the parent's code to the candidate's, formatting and comments
+    ignored; None without both."""
     if parent is None or not parent.code or not candidate.code:
         return None
-    lines = difflib.unified_diff(
-        parent.code.splitlines(keepends=True),
-        candidate.code.splitlines(keepends=True),
-        fromfile=f"candidate {parent.id}",
-        tofile=f"candidate {candidate.id}",
+    return formatting_free_diff(
+        parent.code,
+        candidate.code,
+        old_name=f"candidate {parent.id}",
+        new_name=f"candidate {candidate.id}",
     )
-    return "".join(lines)
 
 
 def artifact_file(candidate: Candidate, name: str, *, artifacts_dir: Path) -> Path | None:

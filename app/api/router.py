@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 
 from app.api.routes import (
     candidates,
+    compare,
     envs,
     events,
     feedback,
@@ -18,5 +19,16 @@ from app.api.routes import (
 from app.api.strict_json import refuse_non_json_values
 
 api_router = APIRouter(dependencies=[Depends(refuse_non_json_values)])
-for module in (runs, iterations, candidates, statistics, feedback, events, usage, envs, health):
+for module in (
+    runs,
+    iterations,
+    candidates,
+    compare,
+    statistics,
+    feedback,
+    events,
+    usage,
+    envs,
+    health,
+):
     api_router.include_router(module.router)

@@ -40,8 +40,8 @@ def test_candidate_detail_shows_code_diff_result_and_links(api: Api) -> None:
     assert detail["code"] == child.code
     assert detail["parent_id"] == first[-1].id
     assert detail["diff"].startswith(f"--- candidate {first[-1].id}\n+++ candidate {child.id}\n")
-    assert "-    return upright * 3," in detail["diff"]
-    assert "+    return upright * 2," in detail["diff"]
+    assert "-    return (upright * 3," in detail["diff"]  # as ast.unparse writes it
+    assert "+    return (upright * 2," in detail["diff"]
     assert (detail["fitness"], detail["sandbox_level"]) == (10.0, "rlimits")
     assert detail["stats"] == {"reward": {"mean": [1.0, 2.0]}}
     assert detail["links"] == {
