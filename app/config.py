@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     sandbox_file_size_mb: int = Field(
         2048, ge=1, description="largest file a sandbox may write (RLIMIT_FSIZE)"
     )
+    sandbox_disk_mb: int = Field(
+        8192,
+        ge=16,
+        description="what one sandbox may leave on disk in all (policy, checkpoints with a "
+        "replay buffer, statistics, video, logs); past it the sandbox is killed",
+    )
     sandbox_max_processes: int = Field(
         512, ge=32, description="processes and threads per sandbox (pids cgroup or RLIMIT_NPROC)"
     )

@@ -7,7 +7,8 @@ the strongest kernel isolation this machine offers (:mod:`.isolation`) and a
 pids cgroup where one can be made (:mod:`.cgroup`); it gets SIGKILL if the
 launcher dies. The launcher keeps the last 64 KiB of its stdout and stderr,
 and kills the whole process tree when it passes its wall-clock deadline,
-stops advancing its heartbeat, or the caller cancels. Then it removes links
+stops advancing its heartbeat, goes over its disk quota (:mod:`.disk`; then
+what it wrote is deleted), or the caller cancels. Then it removes links
 and special files the sandbox planted, and reads back what it wrote as
 size-capped, validated JSON. The level in force is ``LaunchOutcome.sandbox_level``.
 """
@@ -24,7 +25,8 @@ from typing import Any, Literal
 
 from app.config import Settings, get_settings
 from app.execution import isolation
-from app.execution.process import remove_file, scrub, write_file
+from app.execution.disk import DiskQuota
+from app.execution.process import empty_directory, remove_file, scrub, write_file
 from app.execution.reports import (
     EVAL_MAX_BYTES,
     RESULT_MAX_BYTES,
@@ -50,6 +52,9 @@ __all__ = ["LOG_TAIL_BYTES", "SandboxCommand", "SandboxPolicy", "build_command",
 ERROR_TAIL_CHARS = 3000
 TRAIN_SPEC_FILE = "train_spec.json"
 EVAL_SPEC_FILE = "eval_spec.json"
+LOG_FILES = [
+    f"{job}.{stream}.log" for job in ("train", "evaluate") for stream in ("stdout", "stderr")
+]
 
 Status = Literal["ok", "invalid", "failed", "cancelled"]
 MiB = 1024 * 1024
@@ -66,6 +71,7 @@ class SandboxPolicy:
     level: str = "auto"
     memory_bytes: int = 6144 * MiB
     file_size_bytes: int = 2048 * MiB
+    disk_bytes: int = 8192 * MiB
     max_processes: int = 512
     open_files: int = OPEN_FILES
     hidden: tuple[Path, ...] = ()
@@ -82,6 +88,7 @@ class SandboxPolicy:
             level=settings.sandbox_level,
             memory_bytes=settings.sandbox_memory_mb * MiB,
             file_size_bytes=settings.sandbox_file_size_mb * MiB,
+            disk_bytes=settings.sandbox_disk_mb * MiB,
             max_processes=settings.sandbox_max_processes,
             hidden=tuple(Path(os.path.abspath(p)) for p in hidden),
             nice=settings.sandbox_nice,
@@ -94,6 +101,7 @@ class LaunchOutcome:
 
     ``error_kind`` is the worker's own ("smoke", "reward", "training", or for the
     evaluator "evaluation") or the launcher's: "deadline", "heartbeat",
+    "disk_quota" (it wrote more than its quota; what it wrote is deleted),
     "cancelled", "crashed" (exited without a valid result; ``error`` quotes stderr),
     "refused" (it left links, special files or oversized or malformed reports).
     ``report`` is the validated result.json / evaluation.json as a dict.
@@ -121,7 +129,9 @@ def build_command(
     """The sandbox for ``module``: an empty environment, the caps of ``policy`` (by
     default the settings'), at its isolation level. ``read_only`` paths are visible
     read-only (a checkpoint to resume, the policy file to evaluate). A ``gpu`` job
-    has no address-space cap: CUDA reserves far more address space than it uses."""
+    has no address-space cap: CUDA reserves far more address space than it uses.
+    Temporary files go to ``output_dir`` at the rlimits level (they count against the
+    disk quota there; the kernel levels have a private /tmp in memory)."""
     policy = policy or SandboxPolicy.from_settings(get_settings())
     level = isolation.resolve(policy.level)
     env = {
@@ -136,8 +146,10 @@ def build_command(
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
     }
+    if level == "rlimits":
+        env["TMPDIR"] = str(output_dir)
     caps = {
-        "--file-size": policy.file_size_bytes,
+        "--file-size": min(policy.file_size_bytes, policy.disk_bytes),
         "--open-files": policy.open_files,
         "--processes": policy.max_processes,
     }
@@ -159,15 +171,20 @@ def build_command(
     )
     if policy.nice:  # training yields the CPU to requests; everything it starts inherits this
         argv = [NICE, "-n", str(policy.nice), *argv]
-    return SandboxCommand(argv, env, output_dir, level, policy.max_processes)
+    quota = DiskQuota(policy.disk_bytes)
+    return SandboxCommand(argv, env, output_dir, level, policy.max_processes, quota)
 
 
-def _killed(end: ProcessExit, level: str) -> LaunchOutcome:
+def _killed(end: ProcessExit, level: str, out: Path) -> LaunchOutcome:
     assert end.reason is not None
+    if end.reason == "disk_quota":  # free the disk now; keep only the specs and logs
+        empty_directory(out, keep=[TRAIN_SPEC_FILE, EVAL_SPEC_FILE, *LOG_FILES])
     messages = {
         "deadline": f"killed after {end.seconds:.0f} s: past the wall-clock deadline",
         "heartbeat": "killed: no progress reported (heartbeat stopped); "
         "the reward may be stuck in a loop or far too slow",
+        "disk_quota": f"{end.detail}; killed, and what it wrote was deleted "
+        "(REWARDFORGE_SANDBOX_DISK_MB sets the quota)",
         "cancelled": "cancelled",
     }
     status: Status = "cancelled" if end.reason == "cancelled" else "failed"
@@ -250,7 +267,7 @@ def launch_training(
     )
     planted = _planted(out)
     if end.reason:
-        return _killed(end, command.level)
+        return _killed(end, command.level, out)
     if planted:
         return _refused(end, command.level, planted)
     try:
@@ -305,7 +322,7 @@ def launch_evaluation(
     )
     planted = _planted(out)
     if end.reason:
-        return _killed(end, command.level)
+        return _killed(end, command.level, out)
     if end.exit_code != 0:
         return _crashed(end, command.level, "evaluation failed")
     if planted:

@@ -9,8 +9,11 @@ import os
 import shutil
 import signal
 import stat
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
+
+from app.execution.disk import open_up
 
 
 class OutputTail:
@@ -146,3 +149,19 @@ def scrub(directory: Path, max_entries: int = 10_000) -> list[str]:
                     os.unlink(entry.path)
                     removed.append(os.path.relpath(entry.path, directory))
     return removed
+
+
+def empty_directory(directory: Path, keep: Collection[str] = ()) -> None:
+    """Remove everything in ``directory`` except the regular files named in ``keep``;
+    links are removed, never followed, and directories the sandbox locked are opened."""
+    with os.scandir(directory) as entries:
+        doomed = [e for e in entries if not (e.name in keep and e.is_file(follow_symlinks=False))]
+    for entry in doomed:
+        if not entry.is_dir(follow_symlinks=False):
+            os.unlink(entry.path)
+            continue
+        open_up(entry.path)
+        for root, dirs, _ in os.walk(entry.path):  # top-down: each opened before it is listed
+            for name in dirs:
+                open_up(os.path.join(root, name))
+        shutil.rmtree(entry.path)

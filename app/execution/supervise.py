@@ -4,8 +4,9 @@ The process starts in a session of its own, in a pids cgroup where one can be
 made, and with SIGKILL due on the death of the thread that started it (so a
 killed service leaves nothing running). Its stdout and stderr are kept to
 their last ``LOG_TAIL_BYTES``. It is killed, with its whole tree, when it
-passes its wall-clock deadline, stops advancing its heartbeat file, or the
-caller cancels; and also when it ends by itself, to stop helpers it left.
+passes its wall-clock deadline, stops advancing its heartbeat file, goes over
+its disk quota (:mod:`.disk`, measured every ``CHECK_SECONDS``), or the caller
+cancels; and also when it ends by itself, to stop helpers it left.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.execution.cgroup import PidsCgroup
-from app.execution.process import OutputTail, kill_tree, read_json_file, write_file
+from app.execution.disk import CHECK_SECONDS, MAX_CHECK_SHARE, DiskQuota
+from app.execution.process import OutputTail, descendants, kill_tree, read_json_file, write_file
 from sandbox.spec import HEARTBEAT_FILE
 
 LOG_TAIL_BYTES = 64 * 1024
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.5  # how often the caller's should_cancel is asked
 PR_SET_PDEATHSIG = 1
 _prctl = getattr(ctypes.CDLL(None), "prctl", None)
 
@@ -34,24 +36,28 @@ _prctl = getattr(ctypes.CDLL(None), "prctl", None)
 @dataclass(frozen=True)
 class SandboxCommand:
     """How to start one sandbox: argv, its whole environment, where, at what isolation,
-    and the cap on its processes (a pids cgroup, where one can be made)."""
+    the cap on its processes (a pids cgroup, where one can be made) and on what it
+    leaves on disk (in ``cwd``, its output directory)."""
 
     argv: list[str]
     env: dict[str, str]
     cwd: Path
     level: str = "rlimits"
     max_processes: int | None = None
+    disk_quota: DiskQuota | None = None
 
 
 @dataclass
 class ProcessExit:
     """How a supervised process ended; ``reason`` is set when the launcher killed it
-    ("deadline", "heartbeat" or "cancelled"); ``stderr`` is the kept tail."""
+    ("deadline", "heartbeat", "disk_quota" or "cancelled"), ``detail`` says more (how
+    far over its quota); ``stderr`` is the kept tail."""
 
     exit_code: int | None
     reason: str | None
     seconds: float
     stderr: str
+    detail: str | None = None
 
 
 def supervise(
@@ -69,23 +75,28 @@ def supervise(
     cgroup = PidsCgroup.create(command.max_processes) if command.max_processes else None
     start = time.monotonic()
     proc = _start(command, cgroup)
+    disk = _DiskWatch(command.disk_quota, command.cwd, lambda: _members(proc.pid, cgroup))
     selector = selectors.DefaultSelector()
     for name, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr)):
         assert pipe is not None
         os.set_blocking(pipe.fileno(), False)
         selector.register(pipe, selectors.EVENT_READ, tails[name])
-    reason = None
+    reason = detail = None
+    next_poll = start + POLL_SECONDS
     try:
         while proc.poll() is None and reason is None:
-            _pump(selector, POLL_SECONDS)
+            _pump(selector, CHECK_SECONDS)
             now = time.monotonic()
             last_beat = beat.check(now)
             if now - start > deadline_s:
                 reason = "deadline"
             elif heartbeat_timeout_s is not None and now - last_beat > heartbeat_timeout_s:
                 reason = "heartbeat"
-            elif should_cancel is not None and should_cancel():
-                reason = "cancelled"
+            elif (detail := disk.check(now)) is not None:
+                reason = "disk_quota"
+            elif should_cancel is not None and now >= next_poll:
+                next_poll = now + POLL_SECONDS
+                reason = "cancelled" if should_cancel() else None
     finally:
         kill_tree(proc.pid)  # also stops helpers a finished worker left running
         if cgroup is not None:
@@ -95,10 +106,13 @@ def supervise(
         if cgroup is not None:
             cgroup.remove()
     beat.check(time.monotonic())
+    if reason is None and (detail := disk.check(None)) is not None:  # what it left at the end
+        reason = "disk_quota"
     for name, tail in tails.items():
         with contextlib.suppress(OSError, ValueError):  # the sandbox may have removed its dir
             write_file(command.cwd / f"{log_name}.{name}.log", tail.text())
-    return ProcessExit(proc.returncode, reason, time.monotonic() - start, tails["stderr"].text())
+    seconds = time.monotonic() - start
+    return ProcessExit(proc.returncode, reason, seconds, tails["stderr"].text(), detail)
 
 
 def _start(command: SandboxCommand, cgroup: PidsCgroup | None) -> subprocess.Popen[bytes]:
@@ -130,6 +144,35 @@ def _in_child(join_fd: int | None) -> Callable[[], None]:
             _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
     return setup
+
+
+def _members(pid: int, cgroup: PidsCgroup | None) -> list[int]:
+    """The sandbox's processes: its cgroup's, else the tree under ``pid``."""
+    return cgroup.members() if cgroup is not None else [pid, *descendants(pid)]
+
+
+class _DiskWatch:
+    """Checks the disk quota every ``CHECK_SECONDS``, less often while measuring is slow
+    (a directory of many files), so that it never takes much of the supervisor's time."""
+
+    def __init__(
+        self, quota: DiskQuota | None, directory: Path, members: Callable[[], list[int]]
+    ) -> None:
+        self.quota = quota
+        self.directory = directory
+        self.members = members
+        self.next_check = 0.0
+
+    def check(self, now: float | None) -> str | None:
+        """Why the sandbox is over its quota, or None; ``now`` None: a last look, after it
+        ended (no processes left to hold deleted files)."""
+        if self.quota is None or (now is not None and now < self.next_check):
+            return None
+        began = time.monotonic()
+        over = self.quota.exceeded(self.directory, self.members() if now is not None else ())
+        spent = time.monotonic() - began
+        self.next_check = began + max(CHECK_SECONDS, spent / MAX_CHECK_SHARE)
+        return over
 
 
 class _Heartbeat:

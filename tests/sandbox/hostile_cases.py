@@ -158,6 +158,30 @@ WRITES = [
         for name in ("a", "b", "c"):
             grab("tmp_" + name, lambda: fill("/tmp/fill_" + name, 120 << 20))
         """), True, PROBED, "probe done", FS),
+    Case("files_in_a_loop", probe(
+        """
+        def fill(files=20, megabytes=100):  # 2 GB in all, under the cap on one file
+            chunk = b"x" * (1 << 20)
+            for i in range(files):
+                with open("fill_%d.bin" % i, "wb") as fh:
+                    for _ in range(megabytes):
+                        fh.write(chunk)
+            return files
+        grab("files", fill)
+        """), True, ("failed",), "disk quota: the sandbox wrote more than"),
+    Case("deleted_files_held_open", probe(
+        """
+        def hold(files=20, megabytes=100):  # out of sight of a directory walk
+            chunk, held = b"x" * (1 << 20), []
+            for i in range(files):
+                fh = open("held_%d.bin" % i, "wb")
+                os.unlink(fh.name)
+                for _ in range(megabytes):
+                    fh.write(chunk)
+                held.append(fh)
+            return len(held)
+        grab("held", hold)
+        """), True, ("failed",), "in deleted files it held open"),
     Case("huge_stdout", probe(
         """
         for _ in range(64):

@@ -20,6 +20,7 @@ from sandbox.spec import STATS_FILE
 _CHUNK = 1 << 20
 MAX_PROCESSES = 64  # the arena's cap on processes per sandbox
 FILE_SIZE_MB = 128  # and on the size of one file
+DISK_MB = 512  # and on what one sandbox leaves on disk
 
 
 @dataclass
@@ -147,6 +148,13 @@ def disk_capped(outcome: Outcome, arena: Any) -> None:
     big.unlink()
 
 
+def quota_enforced(outcome: Outcome, arena: Any) -> None:
+    assert outcome.result is not None and outcome.result.error_kind == "disk_quota"
+    assert f"more than {DISK_MB} MB" in (outcome.result.error or "")
+    left = [p for p in outcome.out.rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in left) < 1 << 20, left  # what it wrote is gone
+
+
 def stdout_capped(outcome: Outcome, arena: Any) -> None:
     log = (outcome.out / "train.stdout.log").read_text()
     assert log.endswith("THE END") and "earlier bytes dropped" in log
@@ -222,6 +230,8 @@ CHECKS: dict[str, Callable[[Outcome, Any], None]] = {
     "list_candidates": no_other_candidate,
     "write_outside": writes_stayed_inside,
     "fill_disk": disk_capped,
+    "files_in_a_loop": quota_enforced,
+    "deleted_files_held_open": quota_enforced,
     "huge_stdout": stdout_capped,
     "connect_loopback_ip": all_refused("tcp"),
     "connect_localhost": all_refused("tcp"),

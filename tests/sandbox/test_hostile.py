@@ -42,7 +42,7 @@ from app.execution.executor import CandidateJob, CandidateResult
 from app.execution.isolation import resolve
 from tests.sandbox import hostile_checks
 from tests.sandbox.hostile_cases import CASES, Case
-from tests.sandbox.hostile_checks import FILE_SIZE_MB, MAX_PROCESSES
+from tests.sandbox.hostile_checks import DISK_MB, FILE_SIZE_MB, MAX_PROCESSES
 from tests.sandbox.jobs import PENDULUM_REWARD, pendulum_job
 
 pytestmark = pytest.mark.slow
@@ -159,6 +159,7 @@ def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Arena]:
         mp.setenv("OPENAI_API_KEY", SECRETS["api_key"])
         mp.setenv("REWARDFORGE_SANDBOX_MEMORY_MB", "2048")
         mp.setenv("REWARDFORGE_SANDBOX_FILE_SIZE_MB", str(FILE_SIZE_MB))
+        mp.setenv("REWARDFORGE_SANDBOX_DISK_MB", str(DISK_MB))
         mp.setenv("REWARDFORGE_SANDBOX_MAX_PROCESSES", str(MAX_PROCESSES))
         get_settings.cache_clear()
         listeners = {name: Listener() for name in ("ip", "name", "service")}
