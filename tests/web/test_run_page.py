@@ -132,7 +132,7 @@ def test_run_from_form_fills_in_live_and_shows_a_candidate(
     )
     expect(done_child.first).to_be_visible(timeout=RUN_SECONDS * 1000)
     assert page.evaluate(CHART_POINTS.format(0), "evolution-chart") >= 3
-    assert page.evaluate(CHART_POINTS.format(1), "evolution-chart") == 2  # best so far
+    assert page.evaluate(CHART_POINTS.format(2), "evolution-chart") == 2  # best so far
     assert page.locator("#candidates-table tbody tr").count() >= 4
     assert page.evaluate("window.__sameDocument") is True
 
@@ -226,7 +226,7 @@ def test_finished_run_page_shows_the_final_test_at_laptop_and_phone_width(
     expect(live.locator("#live-state")).to_have_text("finished", timeout=15_000)
     expect(live.locator("#final-section")).to_be_visible()
     expect(live.locator("#final-score")).not_to_have_text("–")
-    assert live.evaluate(CHART_POINTS.format(2), "evolution-chart") == 2  # the human baseline
+    assert live.evaluate(CHART_POINTS.format(5), "evolution-chart") == 2  # the human baseline
 
     for name, viewport in (("laptop", LAPTOP), ("phone", PHONE)):
         context = open_context(browser, served.base_url, token=True, viewport=viewport)

@@ -5,7 +5,7 @@ import { codeBlock, diffBlock } from "./code_view.js";
 import { candidateLabel, fmt, h, percent, shortId, statusBadge } from "./dom.js";
 import { curvesChart } from "./run_charts.js";
 
-const ORDER = { search: 0, final: 1 };
+const ORDER = { search: 0, reselect: 1, final: 2 };
 
 export function sortCandidates(candidates) {
   return [...candidates].sort(
@@ -17,11 +17,56 @@ export function sortCandidates(candidates) {
   );
 }
 
+/** "stopped at 25%": how far a candidate that successive halving stopped trained. */
+export function stoppedAt(c, timesteps) {
+  const budget = c.halving?.budget;
+  if (c.status !== "stopped" || !budget || !timesteps) return null;
+  return `stopped at ${Math.round((100 * budget) / timesteps)}%`;
+}
+
+/** What the page calls a candidate's state: a cancelled one waits (pending) to train
+ * again on resume, which the row says instead of "pending" beside "cancelled". */
+export function shownStatus(c) {
+  if (c.status === "pending" && c.error_kind === "cancelled") return "cancelled";
+  return c.status;
+}
+
 function errorCell(c) {
   if (c.duplicate_of)
     return h("span", { className: "muted" }, `same code as ${shortId(c.duplicate_of)}`);
+  if (c.status === "stopped" && c.error_kind === "halving")
+    return h("span", { className: "muted" }, "partial: successive halving stopped it");
+  if (shownStatus(c) === "cancelled") return h("span", { className: "muted" }, "trains on resume");
   if (!c.error_kind) return "";
   return h("span", { className: "error-kind" }, c.error_kind);
+}
+
+function fitnessCell(c, timesteps) {
+  const partial = stoppedAt(c, timesteps);
+  if (!partial) return fmt(c.fitness);
+  return h(
+    "span",
+    { className: "partial" },
+    fmt(c.fitness),
+    h("span", { className: "sub" }, ` ${partial}`),
+  );
+}
+
+/** Env steps: a bar while a sandbox trains it, "queued" while it waits for one. */
+function stepsCell(c, timesteps) {
+  if (c.status === "queued") return h("span", { className: "muted" }, "queued");
+  if (c.status !== "training" || !timesteps) return fmt(c.env_steps);
+  const done = Math.min(c.env_steps, timesteps);
+  return h(
+    "span",
+    { className: "step-progress" },
+    h("progress", {
+      max: timesteps,
+      value: done,
+      "aria-label": `env steps of candidate ${c.id}`,
+    }),
+    h("span", { className: "sub" }, `${fmt(done)} / ${fmt(timesteps)}`),
+  );
 }
 
 function iterationCell(c) {
@@ -29,8 +74,9 @@ function iterationCell(c) {
   return `${c.iteration_index} · sample ${c.sample_index}`;
 }
 
-/** Rebuild the table body; `onOpen(id)` opens a candidate, `selected` is marked. */
-export function renderTable(tbody, candidates, selected, onOpen) {
+/** Rebuild the table body; `onOpen(id)` opens a candidate, `selected` is marked;
+ * `timesteps` is the run's budget per candidate (progress bars, "stopped at 25%"). */
+export function renderTable(tbody, candidates, selected, onOpen, timesteps = null) {
   tbody.replaceChildren(
     ...sortCandidates(candidates).map((c) => {
       const open = h(
@@ -46,15 +92,17 @@ export function renderTable(tbody, candidates, selected, onOpen) {
       const row = h(
         "tr",
         {
-          dataset: { candidate: c.id, status: c.status },
-          className: c.id === selected ? "selected" : "",
+          dataset: { candidate: c.id, status: shownStatus(c) },
+          className: [c.id === selected ? "selected" : "", c.status === "stopped" ? "partial" : ""]
+            .filter(Boolean)
+            .join(" "),
         },
         h("td", { "data-label": "Candidate" }, open),
         h("td", { "data-label": "Iteration" }, iterationCell(c)),
-        h("td", { "data-label": "Status" }, statusBadge(c.status)),
-        h("td", { "data-label": "Fitness", className: "num" }, fmt(c.fitness)),
+        h("td", { "data-label": "Status" }, statusBadge(shownStatus(c))),
+        h("td", { "data-label": "Fitness", className: "num" }, fitnessCell(c, timesteps)),
         h("td", { "data-label": "Success", className: "num" }, percent(c.success_rate)),
-        h("td", { "data-label": "Steps", className: "num" }, fmt(c.env_steps)),
+        h("td", { "data-label": "Steps", className: "num" }, stepsCell(c, timesteps)),
         h("td", { "data-label": "Train s", className: "num" }, fmt(c.train_seconds, 3)),
         h("td", { "data-label": "Error" }, errorCell(c)),
       );
@@ -64,13 +112,23 @@ export function renderTable(tbody, candidates, selected, onOpen) {
   );
 }
 
-function facts(c) {
+function fitnessFact(c, timesteps) {
+  if (c.fitness === null) return "–";
+  const partial = stoppedAt(c, timesteps);
+  if (partial) return `${fmt(c.fitness)} (${partial} of the budget by successive halving)`;
+  return c.kind === "final" ? `${fmt(c.fitness)} (this seed)` : `${fmt(c.fitness)} (1 search seed)`;
+}
+
+function facts(c, timesteps) {
   const rows = [
-    ["Status", statusBadge(c.status)],
-    ["Fitness", fmt(c.fitness)],
+    ["Status", statusBadge(shownStatus(c))],
+    ["Fitness", fitnessFact(c, timesteps)],
     ["Success rate", percent(c.success_rate)],
-    ["Env steps", fmt(c.env_steps)],
-    ["Training", c.train_seconds === null ? "–" : `${fmt(c.train_seconds, 3)} s`],
+    ["Env steps", h("span", { className: "env-steps" }, stepsText(c, timesteps))],
+    [
+      "Training",
+      c.train_seconds === null ? "–" : `${fmt(c.train_seconds, 3)} s (every rung summed)`,
+    ],
     ["Sandbox", c.sandbox_level || "–"],
     ["Reward", c.kind === "final" ? `${c.reward_source} (final test, seed ${c.seed})` : "evolved"],
   ];
@@ -85,6 +143,11 @@ function facts(c) {
     { className: "facts" },
     rows.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))),
   );
+}
+
+function stepsText(c, timesteps) {
+  if (c.status === "queued") return "queued: waiting for a free sandbox";
+  return timesteps ? `${fmt(c.env_steps)} of ${fmt(timesteps)}` : fmt(c.env_steps);
 }
 
 function videoFigure(c) {
@@ -102,7 +165,7 @@ function videoFigure(c) {
     : h(
         "p",
         { className: "empty" },
-        ["pending", "training", "evaluating"].includes(c.status)
+        ["pending", "queued", "training", "evaluating"].includes(c.status)
           ? "The video is made once the policy is trained and evaluated."
           : "No video for this candidate.",
       );
@@ -144,6 +207,7 @@ export class CandidatePanel {
     this.section = section;
     this.metricName = metricName;
     this.actions = actions;
+    this.timesteps = null; // the run's budget per candidate, set by the page
     this.id = null;
     this.chart = null;
     this.shownSignature = null;
@@ -182,14 +246,26 @@ export class CandidatePanel {
     }
   }
 
-  /** Fetch the open candidate again; re-render only what changed (keeps the video playing). */
+  /** Fetch the open candidate again; re-render only what changed (keeps the video
+   * playing and open sections open): env steps in place, the rest when the status,
+   * the result or the statistics (a new checkpoint: the curves grow) changed. */
   async reload() {
     if (!this.id) return;
     const id = this.id;
     const c = await api(`/api/candidates/${encodeURIComponent(id)}`);
     if (this.id !== id) return;
-    const signature = JSON.stringify([c.status, c.updated_at, c.links]);
-    if (signature === this.shownSignature) return;
+    const signature = JSON.stringify([
+      c.status,
+      c.error_kind,
+      c.fitness,
+      c.links,
+      c.stats?.checkpoints?.length ?? 0,
+    ]);
+    if (signature === this.shownSignature) {
+      const steps = this.section.querySelector(".env-steps");
+      if (steps) steps.textContent = stepsText(c, this.timesteps);
+      return;
+    }
     this.shownSignature = signature;
     this.render(c);
   }
@@ -223,7 +299,7 @@ export class CandidatePanel {
         h("h2", { id: "candidate-title" }, `Candidate ${candidateLabel(c)}`),
         close,
       ),
-      facts(c),
+      facts(c, this.timesteps),
       downloads(c),
       this.buttons(c),
       c.error ? h("pre", { className: "error-box", "aria-label": "error" }, c.error) : "",

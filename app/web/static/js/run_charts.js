@@ -4,6 +4,7 @@ import { candidateLabel, fmt } from "./dom.js";
 
 const COLORS = {
   candidate: "rgba(37, 99, 235, 0.75)",
+  final: "#0f766e",
   best: "#059669",
   baseline: "#b45309",
   sparse: "#7c3aed",
@@ -34,25 +35,28 @@ export function referenceLevels(run, candidates) {
   };
 }
 
-function bestSoFar(points, iterations, higherIsBetter) {
+/** The best full-budget fitness up to each iteration that has one, and no further:
+ * iterations not yet run have no best so far. */
+function bestSoFar(points, higherIsBetter) {
   const line = [];
   let best = null;
-  for (let i = 0; i < iterations; i += 1) {
+  const last = Math.max(-1, ...points.map((p) => p.iteration));
+  for (let i = 0; i <= last; i += 1) {
     for (const p of points.filter((q) => q.iteration === i)) {
       if (best === null || (higherIsBetter ? p.y > best : p.y < best)) best = p.y;
     }
-    if (best !== null && points.some((q) => q.iteration <= i)) line.push({ x: i, y: best });
+    if (best !== null) line.push({ x: i, y: best });
   }
   return line;
 }
 
-function levelLine(label, value, color, iterations) {
+function levelLine(label, value, color, columns) {
   const data =
     value === null
       ? []
       : [
           { x: -0.4, y: value },
-          { x: iterations - 0.6, y: value },
+          { x: columns - 0.6, y: value },
         ];
   return {
     type: "line",
@@ -72,6 +76,7 @@ export class EvolutionChart {
   /** `onPick(candidateId)` runs when a dot is clicked. */
   constructor(canvas, metricName, onPick) {
     this.iterations = 1;
+    this.columns = 1; // the iterations, and a "final" column once the final test trains
     this.chart = new window.Chart(canvas, {
       type: "scatter",
       data: { datasets: [] },
@@ -85,8 +90,9 @@ export class EvolutionChart {
             title: { display: true, text: "iteration" },
             // One tick per iteration, whatever padding the axis has.
             afterBuildTicks: (scale) => {
-              scale.ticks = Array.from({ length: this.iterations }, (_, i) => ({ value: i }));
+              scale.ticks = Array.from({ length: this.columns }, (_, i) => ({ value: i }));
             },
+            ticks: { callback: (value) => (value === this.iterations ? "final" : value) },
           },
           y: { title: { display: true, text: metricName || "fitness" } },
         },
@@ -114,31 +120,60 @@ export class EvolutionChart {
     });
   }
 
+  /** Redraw; returns how many points it plots. Candidates stopped by successive
+   * halving are hollow (a partial result), the final test's seeds sit in a column
+   * of their own after the last iteration. */
   update(run, candidates, higherIsBetter) {
     this.iterations = run.iterations;
     const spread = Math.min(0.12, 0.6 / Math.max(1, run.samples));
-    const points = candidates
-      .filter((c) => c.kind === "search" && typeof c.fitness === "number")
-      .map((c) => ({
-        x: c.iteration_index + (c.sample_index - (run.samples - 1) / 2) * spread,
-        y: c.fitness,
-        iteration: c.iteration_index,
-        id: c.id,
-        label: candidateLabel(c),
-      }));
+    const point = (c, x, label) => ({
+      x,
+      y: c.fitness,
+      iteration: c.iteration_index,
+      id: c.id,
+      label,
+    });
+    const scored = candidates.filter((c) => typeof c.fitness === "number");
+    const search = scored.filter((c) => c.kind === "search");
+    const at = (c) => c.iteration_index + (c.sample_index - (run.samples - 1) / 2) * spread;
+    const full = search
+      .filter((c) => c.status !== "stopped")
+      .map((c) => point(c, at(c), candidateLabel(c)));
+    const partial = search
+      .filter((c) => c.status === "stopped")
+      .map((c) => {
+        const share = c.halving?.budget && run.timesteps ? c.halving.budget / run.timesteps : null;
+        const where = share === null ? "stopped early" : `stopped at ${Math.round(share * 100)}%`;
+        return point(c, at(c), `${candidateLabel(c)} (${where})`);
+      });
+    const seeds = scored.filter((c) => c.kind === "final" && c.reward_source === "candidate");
+    const finals = seeds.map((c, i) =>
+      point(c, run.iterations + (i - (seeds.length - 1) / 2) * 0.08, candidateLabel(c)),
+    );
+    const finalMean = run.final?.candidate?.mean;
+    this.columns = run.iterations + (seeds.length || typeof finalMean === "number" ? 1 : 0);
     const { baseline, sparse } = referenceLevels(run, candidates);
     this.chart.data.datasets = [
       {
-        label: "candidates",
-        data: points,
+        label: "candidates (1 search seed)",
+        data: full,
         backgroundColor: COLORS.candidate,
+        pointRadius: 5,
+        pointHoverRadius: 7,
+      },
+      {
+        label: "stopped early by halving (partial)",
+        data: partial,
+        backgroundColor: "transparent",
+        borderColor: COLORS.candidate,
+        borderWidth: 2,
         pointRadius: 5,
         pointHoverRadius: 7,
       },
       {
         type: "line",
         label: "best so far",
-        data: bestSoFar(points, run.iterations, higherIsBetter),
+        data: bestSoFar(full, higherIsBetter),
         borderColor: COLORS.best,
         backgroundColor: COLORS.best,
         stepped: "before",
@@ -146,13 +181,33 @@ export class EvolutionChart {
         borderWidth: 2,
         pointStyle: "line",
       },
-      levelLine("env's own reward (human baseline)", baseline, COLORS.baseline, run.iterations),
-      levelLine("fitness as reward (sparse)", sparse, COLORS.sparse, run.iterations),
+      {
+        label: "final test: best reward, each seed",
+        data: finals,
+        backgroundColor: COLORS.final,
+        pointStyle: "rectRot",
+        pointRadius: 6,
+        pointHoverRadius: 8,
+      },
+      {
+        label: "final test: mean over seeds",
+        data:
+          typeof finalMean === "number"
+            ? [{ x: run.iterations, y: finalMean, label: "final mean over seeds" }]
+            : [],
+        backgroundColor: COLORS.final,
+        borderColor: COLORS.final,
+        pointStyle: "line",
+        pointRadius: 14,
+        borderWidth: 3,
+      },
+      levelLine("env's own reward (human baseline)", baseline, COLORS.baseline, this.columns),
+      levelLine("fitness as reward (sparse)", sparse, COLORS.sparse, this.columns),
     ];
     this.chart.options.scales.x.min = -0.5;
-    this.chart.options.scales.x.max = run.iterations - 0.5;
+    this.chart.options.scales.x.max = this.columns - 0.5;
     this.chart.update();
-    return points.length;
+    return full.length + partial.length + finals.length;
   }
 }
 

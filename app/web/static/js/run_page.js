@@ -6,6 +6,7 @@ import { FeedbackView } from "./feedback_view.js";
 import { renderIterations } from "./iterations_view.js";
 import { EvolutionChart } from "./run_charts.js";
 import { TERMINAL, renderFinal, renderSummary, renderUsage } from "./run_summary.js";
+import { TrainingEta } from "./training_eta.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("run-page");
@@ -32,9 +33,22 @@ const EVENT_KINDS = [
   "feedback.added",
   "feedback.consumed",
   "candidate.duplicate",
+  "candidate.progress",
+  "candidate.rung",
+  "halving.rung",
+  "halving.cut",
+  "llm.call",
+  "run.reselected",
+  "run.budget",
 ];
+// Events that change only the candidates' rows and the run's progress: these refresh
+// just those, not the prompts and usage (progress arrives every second per sandbox).
+const ROW_EVENTS = new Set(["candidate.progress", "candidate.status"]);
 
-const state = { run: initial.run, candidates: [] };
+const state = { run: initial.run, candidates: [], loaded: false };
+const eta = new TrainingEta();
+// What an action said it asked for, until the run shows it happened.
+let awaiting = null;
 const higherIsBetter = initial.metric ? initial.metric.higher_is_better : true;
 
 function notify(text, isError = false) {
@@ -57,10 +71,56 @@ const chart = new EvolutionChart($("evolution-chart"), state.run.fitness_metric,
 function openCandidate(id) {
   history.replaceState(null, "", `#candidate-${id}`);
   panel.open(id).catch((error) => notify(error.message, true));
-  renderTable($("candidates-table").tBodies[0], state.candidates, id, openCandidate);
+  renderCandidates();
 }
 
-async function load() {
+function renderCandidates() {
+  const run = state.run;
+  panel.timesteps = run.timesteps;
+  renderTable(
+    $("candidates-table").tBodies[0],
+    state.candidates,
+    panel.id,
+    openCandidate,
+    run.timesteps,
+  );
+  const empty = $("candidates-empty");
+  empty.hidden = state.candidates.length > 0;
+  empty.textContent = TERMINAL.has(run.status)
+    ? "This run has no candidates."
+    : run.status === "queued"
+      ? "No candidates yet: the run waits for a worker."
+      : "No candidates yet: the LLM is being asked.";
+  $("eta-text").textContent = TERMINAL.has(run.status)
+    ? ""
+    : eta.text(state.candidates, run.timesteps);
+}
+
+/** Replace an action's notice once the run shows its outcome (or stopped without it). */
+function settleAction() {
+  if (!awaiting) return;
+  const run = state.run;
+  if (awaiting === "cancel" && TERMINAL.has(run.status)) {
+    notify(run.status === "cancelled" ? "The run was cancelled." : `The run ${run.status}.`);
+    awaiting = null;
+  } else if (awaiting === "resume" && run.status !== "queued" && !TERMINAL.has(run.status)) {
+    notify("Resumed: a worker took the run.");
+    awaiting = null;
+  }
+}
+
+/** Fetch and redraw; `full` false fetches only the run and its candidates. */
+async function load(full = true) {
+  if (!full) {
+    const [run, candidates] = await Promise.all([api(base), api(`${base}/candidates`)]);
+    state.run = run;
+    state.candidates = candidates.items;
+    renderSummary(run, state.candidates, null);
+    renderCandidates();
+    settleAction();
+    await panel.reload();
+    return;
+  }
   const [run, candidates, iterations, usage, sent] = await Promise.all([
     api(base),
     api(`${base}/candidates`),
@@ -70,18 +130,20 @@ async function load() {
   ]);
   state.run = run;
   state.candidates = candidates.items;
+  state.loaded = true;
   const finished = iterations.items.filter((it) =>
     ["done", "waiting_feedback"].includes(it.status),
   );
   renderSummary(run, state.candidates, finished.length ? finished.at(-1).index : null);
   const points = chart.update(run, state.candidates, higherIsBetter);
   $("evolution-empty").hidden = points > 0;
-  renderTable($("candidates-table").tBodies[0], state.candidates, panel.id, openCandidate);
-  $("candidates-empty").hidden = state.candidates.length > 0;
+  $("evolution-empty").textContent = "No candidate has a fitness yet.";
+  renderCandidates();
   renderIterations($("iterations-list"), iterations.items);
   renderUsage(usage);
   renderFinal(run, state.candidates);
   feedback.update(run, state.candidates, sent.items);
+  settleAction();
   await panel.reload();
 }
 
@@ -90,7 +152,10 @@ let running = null;
 let again = false;
 let timer = null;
 
-function schedule(delay = 150) {
+let wantFull = true;
+
+function schedule(delay = 150, full = true) {
+  wantFull = wantFull || full;
   clearTimeout(timer);
   timer = setTimeout(refresh, delay);
 }
@@ -100,13 +165,21 @@ async function refresh() {
     again = true;
     return;
   }
-  running = load()
-    .catch((error) => notify(`Could not refresh: ${error.message}`, true))
+  const full = wantFull || !state.loaded;
+  wantFull = false;
+  running = load(full)
+    .then(() => {
+      if ($("action-status").textContent.startsWith("Could not refresh")) notify("");
+    })
+    .catch((error) => {
+      wantFull = wantFull || full;
+      notify(`Could not refresh: ${error.message}`, true);
+    })
     .finally(() => {
       running = null;
       if (again) {
         again = false;
-        schedule();
+        schedule(150, false); // wantFull still says whether a full refresh was asked for
       }
       finishIfDone();
     });
@@ -138,7 +211,7 @@ function follow() {
     source.addEventListener(kind, (event) => {
       $("live-state").textContent = "live";
       if (kind.startsWith("feedback.")) feedback.onEvent(kind, JSON.parse(event.data || "null"));
-      schedule();
+      schedule(150, !ROW_EVENTS.has(kind));
     });
   }
 }
@@ -147,6 +220,7 @@ function runAction(path, done) {
   return api(`${base}/${path}`, { method: "POST" })
     .then(() => {
       notify(done);
+      awaiting = path;
       if (!source) follow();
       schedule(0);
     })

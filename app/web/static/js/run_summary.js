@@ -13,8 +13,7 @@ export function renderSummary(run, candidates, lastWaiting) {
   $("run-progress").value = p.candidates_done;
   $("progress-text").textContent = `${p.candidates_done}/${p.candidates_total} trainings`;
   $("iterations-text").textContent = `${p.iterations_done}/${p.iterations_total}`;
-  $("best-fitness").textContent = fmt(run.best_fitness);
-  $("baseline-fitness").textContent = fmt(referenceLevels(run, candidates).baseline);
+  renderHeadline(run, candidates);
   $("normalized-score").textContent = fmt(run.normalized_score, 3);
   $("tokens-text").textContent = fmt(run.cost.prompt_tokens + run.cost.completion_tokens);
   $("cost-text").textContent = `$${run.cost.cost_usd.toFixed(4)}`;
@@ -32,6 +31,34 @@ export function renderSummary(run, candidates, lastWaiting) {
       `Iteration ${lastWaiting} is done and the run waits for you. ` +
       "Compare the behaviours below, prefer one, write a note or choose a parent, then continue.";
   }
+}
+
+/** Mean ± standard deviation over seeds: "138.5 ± 12.1 (3 seeds)". */
+export function spread(values) {
+  const xs = (values || []).filter((v) => typeof v === "number" && Number.isFinite(v));
+  if (!xs.length) return null;
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, xs.length - 1));
+  const seeds = `${xs.length} seed${xs.length === 1 ? "" : "s"}`;
+  return xs.length > 1 ? `${fmt(mean)} ± ${fmt(sd, 3)} (${seeds})` : `${fmt(mean)} (${seeds})`;
+}
+
+/** The headline: the best search fitness (one seed) until the final test has measured
+ * the best reward over several seeds; then that mean and spread, beside the env's own
+ * reward measured the same way. */
+function renderHeadline(run, candidates) {
+  const final = run.final?.candidate;
+  const measured = final && Array.isArray(final.fitness) && final.fitness.length;
+  $("best-label").textContent = measured ? "Final fitness" : "Search fitness (1 seed)";
+  $("best-fitness").textContent = measured
+    ? (spread(final.fitness) ?? fmt(final.mean))
+    : fmt(run.best_fitness);
+  $("best-fitness").title = measured
+    ? `the best reward retrained on fresh seeds; its search run scored ${fmt(run.best_fitness)} on one seed`
+    : "one training seed of the best candidate so far; the final test retrains it on fresh seeds";
+  const env = run.final?.env;
+  $("baseline-fitness").textContent =
+    spread(env?.fitness) ?? fmt(env?.mean ?? referenceLevels(run, candidates).baseline);
 }
 
 const SOURCES = [
