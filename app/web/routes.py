@@ -237,6 +237,19 @@ def run_page(run_id: str, request: Request, session: SessionDep) -> HTMLResponse
     )
 
 
+@router.get("/compare", name="compare_page", response_class=HTMLResponse)
+def compare_page(
+    request: Request,
+    candidate: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
+    run: Annotated[str | None, Query()] = None,
+) -> HTMLResponse:
+    """Two or more candidates, of one run or several on the same env: curves overlaid,
+    code diffed with formatting ignored."""
+    chosen = [c for c in dict.fromkeys(candidate) if ID_RE.fullmatch(c)][:8]
+    start_run = run if run and ID_RE.fullmatch(run) else None
+    return _page(request, "compare.html", {"page_data": {"candidates": chosen, "run": start_run}})
+
+
 @router.get("/envs", name="envs_page", response_class=HTMLResponse)
 def envs_page(request: Request) -> HTMLResponse:
     """The environment catalog: what each env is, what a reward may read, how it is scored."""

@@ -52,3 +52,17 @@ export function fillSelect(select, options, { keep = true } = {}) {
   select.replaceChildren(...options.map(([value, label]) => h("option", { value }, label)));
   if (keep && options.some(([value]) => value === before)) select.value = before;
 }
+
+/** Line colours far enough apart to tell ten series apart (Tableau 10). */
+export const PALETTE = [
+  "#4e79a7",
+  "#f28e2b",
+  "#e15759",
+  "#59a14f",
+  "#b07aa1",
+  "#76b7b2",
+  "#edc948",
+  "#9c755f",
+  "#ff9da7",
+  "#bab0ac",
+];

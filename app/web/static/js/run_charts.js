@@ -1,6 +1,6 @@
 // The run page's charts (Chart.js, vendored UMD build on window.Chart): the
 // reward evolution across iterations, and one candidate's curves over training.
-import { candidateLabel, fmt } from "./dom.js";
+import { PALETTE, candidateLabel, fmt } from "./dom.js";
 
 const COLORS = {
   candidate: "rgba(37, 99, 235, 0.75)",
@@ -9,7 +9,8 @@ const COLORS = {
   baseline: "#b45309",
   sparse: "#7c3aed",
 };
-const SERIES = ["#2563eb", "#dc2626", "#0891b2", "#ca8a04", "#9333ea", "#db2777", "#4b5563"];
+// Reward components: ten distinct colours, less the green the fitness line is drawn in.
+const SERIES = PALETTE.filter((color) => color !== "#59a14f");
 // Axis text, grid lines and the reward's own line in the page's colours (light or dark).
 const PAGE = getComputedStyle(document.documentElement);
 const TEXT = PAGE.getPropertyValue("--text").trim() || "#111827";
