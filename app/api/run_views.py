@@ -14,7 +14,8 @@ from app.api.schemas.usage import UsageTotals
 from app.db.errors import ConflictError
 from app.db.models import Run
 from app.db.repository import get_candidate, llm_usage, require_run, set_run_status
-from app.run_options import FINAL_SOURCES
+from app.run_options import env_reward_is_baseline, final_trainings, spec_of
+from envs import get_card
 
 RESUMABLE_STATUSES = ("failed", "cancelled")
 
@@ -32,6 +33,9 @@ def run_detail(session: Session, *, run: Run) -> RunDetail:
         baseline_fitness=run.baseline_fitness,
         sparse_fitness=run.sparse_fitness,
         final=run.final or {},
+        env_reward_is_baseline=_env_is_baseline(run),
+        winner_changed=((run.final or {}).get("reselection") or {}).get("winner_changed"),
+        budget_stop=(run.final or {}).get("budget"),
         best_candidate=CandidateSummary.model_validate(best) if best else None,
         progress=_progress(run, iterations_done, candidates_done),
         cost=UsageTotals(**llm_usage(session, run_id=run.id)),
@@ -59,8 +63,20 @@ def _progress(run: Run, iterations_done: int, candidates_done: int) -> RunProgre
         iterations_done=iterations_done,
         iterations_total=run.iterations,
         candidates_done=candidates_done,
-        candidates_total=run.iterations * run.samples + FINAL_SOURCES * run.final_seeds,
+        candidates_total=run.iterations * run.samples + final_trainings(spec_of(run)),
     )
+
+
+def _env_is_baseline(run: Run) -> bool:
+    """As the final test recorded it, else from the run's options and its card."""
+    recorded = (run.final or {}).get("env_is_baseline")
+    if recorded is not None:
+        return bool(recorded)
+    try:
+        default = get_card(run.env_id, run.card_spec).default_metric.name
+    except (KeyError, ValueError):  # a custom card that no longer loads
+        default = run.fitness_metric
+    return env_reward_is_baseline(spec_of(run), default)
 
 
 def resume_run(session: Session, *, run_id: str) -> Run:

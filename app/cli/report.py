@@ -37,6 +37,8 @@ def run_summary(session: Session, run: Run, *, detailed: bool = False) -> dict[s
         "sparse_fitness": run.sparse_fitness,
         "normalized_score": run.normalized_score,
         "final": run.final or None,
+        "winner_changed": ((run.final or {}).get("reselection") or {}).get("winner_changed"),
+        "budget_stop": (run.final or {}).get("budget"),
         "error": run.error,
     }
     if detailed:
@@ -161,7 +163,8 @@ def print_run(
                 first = c.error.strip().splitlines()[0][:160]
                 where = f" iteration {c.iteration_index} #{c.sample_index} {c.error_kind}: "
                 console.print(Text.assemble("  ", (c.id, "red"), where, first))
-    if run.final:
+    _print_stops(console, run.final or {})
+    if (run.final or {}).get("candidate"):
         _print_final(console, run)
     if run.error:
         console.print(f"[red]error:[/red] {run.error}")
@@ -186,13 +189,37 @@ def _cell(c: Candidate | None, *, best: str | None, timesteps: int) -> str:
     return f"[red]{c.status}[/red]" if c.status in ("invalid", "failed") else c.status
 
 
+def _print_stops(console: Console, final: dict[str, Any]) -> None:
+    """Why the search stopped early, and what the top-k reselection chose."""
+    budget = final.get("budget")
+    if budget:
+        console.print(f"[yellow]budget:[/yellow] {budget.get('message', budget.get('limit'))}")
+    chosen = final.get("reselection")
+    if chosen:
+        means = ", ".join(
+            f"{row['id']} {_fmt(row.get('search_fitness'))} -> {_fmt(row.get('mean'))}"
+            for row in chosen.get("candidates", [])
+        )
+        verdict = (
+            f"[bold]the winner changed[/bold] to {chosen['winner_id']} "
+            f"(single-seed best was {chosen['search_winner_id']})"
+            if chosen.get("winner_changed")
+            else f"the single-seed best {chosen['winner_id']} held"
+        )
+        console.print(
+            f"top {chosen.get('top_k')} retrained on fresh seeds (search -> mean): {means}; "
+            + verdict
+        )
+
+
 def _print_final(console: Console, run: Run) -> None:
+    baseline = run.final.get("env_is_baseline", True)
     table = Table(title=f"final evaluation over {run.final_seeds} seeds")
     for column in ("reward", "mean fitness", "success rate", "per seed"):
         table.add_column(column)
     labels = {
         "candidate": "best evolved reward",
-        "env": "env's own reward (human)",
+        "env": "env's own reward (human)" if baseline else "env's own reward (not this task's)",
         "fitness": "fitness as reward (sparse)",
     }
     for source, label in labels.items():
@@ -201,6 +228,15 @@ def _print_final(console: Console, run: Run) -> None:
         rate = block.get("success_rate")
         table.add_row(label, _fmt(block.get("mean")), "—" if rate is None else f"{rate:.0%}", seeds)
     console.print(table)
+    gain = run.final.get("gain_over_sparse")
+    if gain is not None:
+        console.print(f"evolved reward over the sparse reward: {gain:+.4g} {run.fitness_metric}")
+    if not baseline:
+        console.print(
+            "human-normalised score: not computed (the env's own reward does not pay for "
+            "this task, so it is no human baseline; compare with the sparse reward)"
+        )
+        return
     score = run.normalized_score
     console.print(
         "human-normalised score: "

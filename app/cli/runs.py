@@ -56,6 +56,30 @@ def run(
     ] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="candidates trained at once")] = None,
     eval_episodes: Annotated[int | None, typer.Option(help="evaluation episodes (5)")] = None,
+    video: Annotated[
+        bool | None, typer.Option("--video/--no-video", help="film every trained policy (yes)")
+    ] = None,
+    final_top_k: Annotated[
+        int | None,
+        typer.Option(help="retrain the best k on fresh seeds before the final test (3; 1: off)"),
+    ] = None,
+    env_reward_is_baseline: Annotated[
+        bool | None,
+        typer.Option(
+            "--env-reward-is-baseline/--env-reward-is-not-baseline",
+            help="is the env's own reward a fair human baseline for this task "
+            "(default: only for the card's default metric)",
+        ),
+    ] = None,
+    max_env_steps: Annotated[
+        int | None, typer.Option(help="budget: env steps of the whole run, final test included")
+    ] = None,
+    max_cost_usd: Annotated[
+        float | None, typer.Option(help="budget: LLM cost in USD; the search stops there")
+    ] = None,
+    max_wall_s: Annotated[
+        float | None, typer.Option(help="budget: wall time in seconds; the search stops there")
+    ] = None,
     resume: Annotated[str | None, typer.Option(help="resume an interrupted run by id")] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="print one JSON object at the end")
@@ -93,6 +117,12 @@ def run(
                     "eval_episodes": eval_episodes,
                     "device": device,
                     "reward_backend": reward_backend,
+                    "video": video,
+                    "final_top_k": final_top_k,
+                    "env_reward_is_baseline": env_reward_is_baseline,
+                    "max_env_steps": max_env_steps,
+                    "max_cost_usd": max_cost_usd,
+                    "max_wall_s": max_wall_s,
                 },
             )
             stored = create_run(session, spec)

@@ -16,17 +16,25 @@ from pathlib import Path
 
 from app.db.models import Candidate, Iteration
 from app.db.run_store import RunStore
+from app.evolution.budget import budget_stop
 from app.evolution.feedback_wait import wait_for_feedback
-from app.evolution.finalize import FINAL_SEED_BASE, SOURCES, summarize
+from app.evolution.finalize import (
+    FINAL_SEED_BASE,
+    RESELECT_SEED_BASE,
+    SOURCES,
+    reselect,
+    summarize,
+)
 from app.evolution.progress import Progress, ignore_progress
 from app.evolution.propose import drafts_from_responses
 from app.evolution.reflection import build_reflection
-from app.evolution.selection import best_of, choose_parent
+from app.evolution.search_history import training_setup
+from app.evolution.selection import RANKED_STATUSES, best_of, choose_parent, ranked
 from app.evolution.training import StorageFault, train_candidates
 from app.execution.executor import Executor
 from app.llm.prompting import build_messages
 from app.llm.proposer import Proposer
-from app.run_options import RunSpec, spec_of
+from app.run_options import RunSpec, env_reward_is_baseline, spec_of
 from envs import get_card
 from envs.card import EnvCard, FitnessMetric
 
@@ -59,6 +67,8 @@ def execute_run(ctx: RunContext, run_id: str) -> str:
     try:
         for index in range(spec.iterations):
             search.check_cancel()
+            if search.out_of_budget(index):
+                break
             search.iteration(index)
             if spec.feedback_mode == "wait" and index < spec.iterations - 1:
                 wait_for_feedback(
@@ -98,6 +108,20 @@ class _Search:
         if self.ctx.should_cancel():
             raise RunCancelled
 
+    def out_of_budget(self, index: int) -> bool:
+        """True when a budget stops the search before iteration ``index`` (stored once)."""
+        found = self.store.iteration(self.run_id, index)
+        if found is not None and found.status == "done":
+            return False
+        if "budget" in (self.store.run(self.run_id).final or {}):
+            return True  # resumed after a budget stop
+        reason = budget_stop(self.store, self.run_id, self.spec, index=index)
+        if reason is None:
+            return False
+        self.store.stop_search(self.run_id, reason)
+        self.ctx.progress("run.budget", reason)
+        return True
+
     def iteration(self, index: int) -> None:
         found = self.store.iteration(self.run_id, index)
         if found is not None and found.status == "done":
@@ -127,7 +151,13 @@ class _Search:
                 index=index,
                 higher_is_better=self.higher,
             )
-            plan = build_reflection(inputs, choice, index=index, metric_name=self.metric.name)
+            plan = build_reflection(
+                inputs,
+                choice,
+                index=index,
+                metric_name=self.metric.name,
+                setup=training_setup(self.spec, self.card),
+            )
             messages = build_messages(
                 card=self.card,
                 metric=self.metric,
@@ -197,6 +227,7 @@ class _Search:
             self.store.finish(self.run_id)
             return
         self.store.set_status(self.run_id, "finalizing")
+        best_id = self._reselect(best_id)
         finals = self.store.ensure_finals(
             self.run_id, best_id=best_id, sources=SOURCES, seed_base=FINAL_SEED_BASE
         )
@@ -205,4 +236,36 @@ class _Search:
         self._train(pending)
         self.check_cancel()
         finals = self.store.candidates(self.run_id, kind="final")
-        self.store.finish(self.run_id, summarize(finals, higher_is_better=self.higher))
+        baseline = env_reward_is_baseline(self.spec, self.card.default_metric.name)
+        summary = summarize(finals, higher_is_better=self.higher, env_is_baseline=baseline)
+        self.store.finish(self.run_id, summary)
+
+    def _reselect(self, best_id: str) -> str:
+        """The reward to finalise: the best mean of the top-k search candidates retrained
+        on fresh seeds (k = 1, or a single distinct trained reward: the search's best)."""
+        chosen = (self.store.run(self.run_id).final or {}).get("reselection")
+        if chosen:  # resumed after the choice
+            return str(chosen["winner_id"])
+        trained = [
+            c
+            for c in self.store.candidates(self.run_id)
+            if c.status in RANKED_STATUSES and c.duplicate_of is None
+        ]
+        top = ranked(trained, higher_is_better=self.higher)[: self.spec.options.final_top_k]
+        if len(top) < 2:
+            return best_id
+        rows = self.store.ensure_reselections(
+            self.run_id,
+            top_ids=[c.id for c in top],
+            seeds=self.spec.final_seeds,
+            seed_base=RESELECT_SEED_BASE,
+        )
+        pending = [c for c in rows if c.status == "pending"]
+        self.ctx.progress("final.reselecting", {"trainings": len(pending), "top_k": len(top)})
+        self._train(pending)
+        self.check_cancel()
+        retrained = self.store.candidates(self.run_id, kind="reselect")
+        result = reselect(top, retrained, higher_is_better=self.higher)
+        self.store.choose_final(self.run_id, best_id=result["winner_id"], reselection=result)
+        self.ctx.progress("final.reselected", result)
+        return str(result["winner_id"])

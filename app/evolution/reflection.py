@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from app.db.models import Candidate, Feedback
 from app.db.run_store import ReflectionInputs
 from app.db.states import COMPARISON_KINDS
+from app.evolution.search_history import search_so_far
 from app.evolution.selection import RULE_HUMAN, RULE_PREFERENCES, ParentChoice
-from app.llm.prompting import Reflection
+from app.llm.prompting import Reflection, TrainingSetup
 
 
 @dataclass(frozen=True)
@@ -20,10 +21,16 @@ class ReflectionPlan:
 
 
 def build_reflection(
-    inputs: ReflectionInputs, choice: ParentChoice, *, index: int, metric_name: str
+    inputs: ReflectionInputs,
+    choice: ParentChoice,
+    *,
+    index: int,
+    metric_name: str,
+    setup: TrainingSetup | None = None,
 ) -> ReflectionPlan:
     """The reflection for the prompt of iteration ``index`` (None for the first: no
-    feedback can come before an iteration has finished)."""
+    feedback can come before an iteration has finished). With ``setup`` it also tells
+    how candidates train and what the whole search tried (see search_history)."""
     if index == 0:
         return ReflectionPlan(None, [])
     by_id = {c.id: c for c in inputs.candidates}
@@ -57,6 +64,8 @@ def build_reflection(
         both_bad=pairs["both_bad"],
         parent_chosen_by_human=choice.rule == RULE_HUMAN,
         parent_reason=_reason(choice, parent, metric_name),
+        setup=setup,
+        search=search_so_far(inputs.candidates, index=index, parent=parent) if setup else None,
     )
     return ReflectionPlan(reflection, used)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,28 @@ _GLOBAL_SERIES = (
 
 
 @dataclass(frozen=True)
+class TrainingSetup:
+    """How every candidate trains: what the model needs to read the statistics."""
+
+    algorithm: str
+    timesteps: int  # env steps per candidate at the full budget
+    n_envs: int
+    checkpoint_every: int  # env steps between two statistics checkpoints
+    halving_budgets: tuple[int, ...] = ()  # env steps at the end of each halving rung
+
+
+@dataclass(frozen=True)
+class SearchSoFar:
+    """The search beyond the parent: a line per candidate of the last iteration, a line
+    per earlier iteration (what the parent's ancestors tried), the parent's components
+    that never changed."""
+
+    last_iteration: Sequence[str] = ()
+    history: Sequence[str] = ()
+    constant_components: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
 class Reflection:
     """What the next prompt learns from the last iteration.
 
@@ -64,6 +86,8 @@ class Reflection:
     both_bad: Sequence[tuple[str, str]] = ()
     parent_chosen_by_human: bool = False
     parent_reason: str | None = None  # why this parent: a person's pick, preferences, fitness
+    setup: TrainingSetup | None = None  # shown when given (prompts since the setup template)
+    search: SearchSoFar | None = None
 
 
 def build_messages(
@@ -101,8 +125,13 @@ def build_messages(
         code = (reflection.parent_code or "").strip()
         messages.append({"role": "assistant", "content": render("parent", {"parent_code": code})})
     parts = [render("reflection", _reflection_context(reflection, metric, has_parent))]
+    if reflection.setup is not None:
+        parts.insert(0, render("training_setup", asdict(reflection.setup)))
     if has_parent and reflection.parent_reason:
         parts.insert(0, render("parent_choice", {"reason": reflection.parent_reason}))
+    search = reflection.search
+    if search and (search.last_iteration or search.history or search.constant_components):
+        parts.append(render("search_so_far", {**asdict(search), "metric_name": metric.name}))
     errors = summarize_errors(reflection.errors)
     if errors:
         parts.append(render("code_errors", {"errors": errors, "has_parent": has_parent}))

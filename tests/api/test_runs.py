@@ -43,12 +43,24 @@ def test_created_run_is_queued_with_card_defaults(api_any_db: Api) -> None:
         "iterations_done": 0,
         "iterations_total": 3,
         "candidates_done": 0,
-        "candidates_total": 3 * 4 + 3 * 3,
+        "candidates_total": 3 * 4 + (3 + 3) * 3,  # the top 3 reselected, then 3 sources
     }
     assert run["cost"]["calls"] == 0
     fetched = api_any_db.client.get(f"/api/runs/{run['id']}").json()
     assert fetched["task"] == HOPPER["task"]
     assert fetched["best_candidate"] is None
+
+
+def test_a_run_on_a_metric_the_env_reward_does_not_pay_for_has_no_human_baseline(
+    api: Api,
+) -> None:
+    backwards = _create(api, fitness="backward_distance", llm={"offline": True})
+    assert backwards["env_reward_is_baseline"] is False
+    told = _create(
+        api, fitness="backward_distance", options={"env_reward_is_baseline": True, "final_top_k": 1}
+    )
+    assert told["env_reward_is_baseline"] is True
+    assert told["progress"]["candidates_total"] == 3 * 4 + 3 * 3  # k = 1: no reselection
 
 
 def test_runs_list_filters_and_pages(api_any_db: Api) -> None:
@@ -183,10 +195,12 @@ def test_run_detail_reports_progress_and_best_candidate(api: Api) -> None:
         "iterations_done": 1,
         "iterations_total": 2,
         "candidates_done": 3,
-        "candidates_total": 2 * 3 + 3 * 1,
+        "candidates_total": 2 * 3 + (3 + 3) * 1,
     }
     assert detail["best_candidate"]["id"] == best.id
     assert detail["best_fitness"] == best.fitness
+    assert detail["env_reward_is_baseline"] is True  # the card's default metric
+    assert detail["winner_changed"] is None and detail["budget_stop"] is None
 
 
 @pytest.mark.parametrize(

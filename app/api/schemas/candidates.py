@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 CandidateStatus = Literal[
     "pending", "queued", "training", "evaluating", "done", "invalid", "failed", "stopped"
 ]
-CandidateKind = Literal["search", "final"]
+CandidateKind = Literal["search", "reselect", "final"]
 
 
 class CandidateSummary(BaseModel):

@@ -127,6 +127,18 @@ class RunDetail(RunRead):
     baseline_fitness: float | None = Field(description="mean fitness of the env's own reward")
     sparse_fitness: float | None = Field(description="mean fitness of the fitness as reward")
     final: dict[str, Any] = Field(description="per reward source: fitness per seed, mean")
+    env_reward_is_baseline: bool = Field(
+        description="whether the env's own reward is a fair human baseline for the task; "
+        "when not, no human-normalised score is computed (compare with the sparse reward)"
+    )
+    winner_changed: bool | None = Field(
+        None,
+        description="whether retraining the top-k candidates on fresh seeds finalised "
+        "another reward than the single-seed best; null when no reselection ran",
+    )
+    budget_stop: dict[str, Any] | None = Field(
+        None, description="the budget that stopped the search: limit, value, used, message"
+    )
     best_candidate: CandidateSummary | None
     progress: RunProgress
     cost: UsageTotals
