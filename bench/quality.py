@@ -1,0 +1,360 @@
+"""Search quality across tasks: how good the rewards a search finds are, for what they cost.
+
+For every task of a suite (bench/quality_suite.toml) and every search seed it runs
+one whole search through the CLI (``rewardforge run``: the same code path a user
+takes), each a stored run in its own SQLite database under the results folder, and
+reads back the final multi-seed comparison: the best evolved reward, the env's own
+reward and the fitness metric used as a reward (sparse), with the env steps, LLM
+calls, tokens, cost and wall time it took.
+
+    python bench/quality.py                         # the suite, offline proposer
+    python bench/quality.py --scale 0.1 --search-seeds 1 --only mountaincar-flag
+    python bench/quality.py --model gpt-4o-mini --base-url https://api.openai.com/v1
+
+Writes ``results.md`` (a table and the aggregates) and ``results.json`` in the
+results folder (default bench/results/<suite>-<proposer>-x<scale>/). Running it
+again skips finished searches and resumes interrupted ones.
+
+Aggregates: the share of tasks where the evolved reward beats the metric used as a
+reward; the share of standard tasks where it is at least the env's own (Eureka
+reports 83% of its 29 tasks); the mean human-normalised score (standard tasks);
+the mean success rate of the evolved reward on novel tasks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.db.models import Candidate, LLMCall, Run
+from app.db.session import make_engine, make_session_factory
+from envs import get_card
+
+REPO = Path(__file__).resolve().parents[1]
+SUITE = Path(__file__).with_name("quality_suite.toml")
+MIN_TIMESTEPS = 1000
+SOURCES = {"candidate": "evolved", "env": "env reward", "fitness": "sparse"}
+
+
+def load_suite(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The suite's defaults and its tasks, each task with the defaults filled in."""
+    data = tomllib.loads(path.read_text())
+    defaults = data.get("defaults", {})
+    tasks = [{**defaults, **task} for task in data.get("task", [])]
+    for task in tasks:
+        if task.get("group") not in ("standard", "novel"):
+            raise SystemExit(f"task {task.get('name')!r}: group must be standard or novel")
+        card = get_card(task["env"])
+        if task["metric"] not in [m.name for m in card.fitness_metrics]:
+            raise SystemExit(f"task {task['name']!r}: {task['env']} has no metric {task['metric']}")
+    return defaults, tasks
+
+
+def search_args(task: dict[str, Any], seed: int, args: argparse.Namespace) -> list[str]:
+    """The ``rewardforge run`` flags of one search."""
+    timesteps = max(MIN_TIMESTEPS, round(task["timesteps"] * args.scale))
+    flags = [
+        "run",
+        *("--env", task["env"], "--task", task["task"], "--fitness", task["metric"]),
+        *("--iterations", str(task["iterations"]), "--samples", str(task["samples"])),
+        *("--timesteps", str(timesteps), "--final-seeds", str(task["final_seeds"])),
+        *("--final-top-k", str(task["final_top_k"]), "--seed", str(seed)),
+        "--no-video",
+        "--env-reward-is-baseline"
+        if task["group"] == "standard"
+        else "--env-reward-is-not-baseline",
+        "--json",
+    ]
+    if args.eval_episodes:
+        flags += ["--eval-episodes", str(args.eval_episodes)]
+    if args.model:
+        flags += ["--model", args.model] + (["--base-url", args.base_url] if args.base_url else [])
+    else:
+        flags.append("--offline")
+    return flags
+
+
+def run_search(task: dict[str, Any], seed: int, args: argparse.Namespace, out: Path) -> Path:
+    """Run (or resume, or skip when finished) one search; returns its data folder."""
+    data_dir = out / "runs" / f"{task['name']}-s{seed}"
+    stored = _stored_run(data_dir)
+    if stored is not None and stored.status == "succeeded":
+        print(f"  {data_dir.name}: finished, skipped", flush=True)
+        return data_dir
+    flags = (
+        ["run", "--resume", stored.id, "--json"]
+        if stored is not None
+        else search_args(task, seed, args)
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REWARDFORGE_")}
+    env.update(REWARDFORGE_DATA_DIR=str(data_dir), REWARDFORGE_WORKERS=str(args.workers))
+    env.setdefault("MUJOCO_GL", "egl")
+    for name in ("LLM_PRICE_IN_PER_MTOK", "LLM_PRICE_OUT_PER_MTOK", "LLM_API_KEY"):
+        if f"REWARDFORGE_{name}" in os.environ:
+            env[f"REWARDFORGE_{name}"] = os.environ[f"REWARDFORGE_{name}"]
+    data_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", *flags],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    (data_dir / "cli.log").write_text(done.stdout + "\n" + done.stderr)
+    print(
+        f"  {data_dir.name}: exit {done.returncode} in {time.monotonic() - started:.0f} s",
+        flush=True,
+    )
+    return data_dir
+
+
+def _stored_run(data_dir: Path) -> Run | None:
+    database = data_dir / "rewardforge.db"
+    if not database.exists():
+        return None
+    factory = make_session_factory(make_engine(f"sqlite:///{database}"))
+    with factory() as session:
+        return session.scalars(select(Run).order_by(Run.created_at.desc())).first()
+
+
+def search_result(data_dir: Path) -> dict[str, Any] | None:
+    """One finished search, read from its database: the final comparison and its cost."""
+    database = data_dir / "rewardforge.db"
+    if not database.exists():
+        return None
+    factory = make_session_factory(make_engine(f"sqlite:///{database}"))
+    with factory() as session:
+        run = session.scalars(select(Run).order_by(Run.created_at.desc())).first()
+        if run is None:
+            return None
+        steps = session.scalar(
+            select(func.coalesce(func.sum(Candidate.env_steps), 0)).where(
+                Candidate.run_id == run.id
+            )
+        )
+        calls, tokens, cost = session.execute(
+            select(
+                func.count(LLMCall.id),
+                func.coalesce(func.sum(LLMCall.prompt_tokens + LLMCall.completion_tokens), 0),
+                func.coalesce(func.sum(LLMCall.cost_usd), 0.0),
+            ).where(LLMCall.run_id == run.id, LLMCall.cached.is_(False))
+        ).one()
+        final = run.final or {}
+        row: dict[str, Any] = {
+            "run_id": run.id,
+            "status": run.status,
+            "normalized_score": run.normalized_score,
+            "winner_changed": (final.get("reselection") or {}).get("winner_changed"),
+            "budget_stop": (final.get("budget") or {}).get("limit"),
+            "env_steps": int(steps or 0),
+            "llm_calls": int(calls or 0),
+            "tokens": int(tokens or 0),
+            "cost_usd": float(cost or 0.0),
+            "wall_s": (run.updated_at - run.created_at).total_seconds(),
+        }
+        for source in SOURCES:
+            block = final.get(source) or {}
+            row[f"{source}_fitness"] = block.get("mean")
+            row[f"{source}_success"] = block.get("success_rate")
+        return row
+
+
+def task_summary(task: dict[str, Any], searches: list[dict[str, Any]]) -> dict[str, Any]:
+    """A task over its search seeds: the mean (and spread) of every column."""
+    higher = get_card(task["env"]).metric(task["metric"]).higher_is_better
+    done = [s for s in searches if s["status"] == "succeeded"]
+    summary: dict[str, Any] = {
+        "name": task["name"],
+        "group": task["group"],
+        "env": task["env"],
+        "metric": task["metric"],
+        "higher_is_better": higher,
+        "searches": len(searches),
+        "finished": len(done),
+    }
+    columns = [f"{s}_{k}" for s in SOURCES for k in ("fitness", "success")]
+    columns += ["normalized_score", "env_steps", "llm_calls", "tokens", "cost_usd", "wall_s"]
+    for column in columns:
+        values = [float(s[column]) for s in done if s.get(column) is not None]
+        summary[column] = statistics.fmean(values) if values else None
+        summary[f"{column}_sd"] = statistics.stdev(values) if len(values) > 1 else None
+    if task["group"] != "standard":
+        summary["normalized_score"] = summary["normalized_score_sd"] = None
+    summary["winner_changed"] = sum(1 for s in done if s.get("winner_changed"))
+    summary["beats_sparse"] = _better(
+        summary["candidate_fitness"], summary["fitness_fitness"], higher
+    )
+    summary["at_least_env"] = (
+        _better(summary["candidate_fitness"], summary["env_fitness"], higher, or_equal=True)
+        if task["group"] == "standard"
+        else None
+    )
+    return summary
+
+
+def _better(
+    a: float | None, b: float | None, higher: bool, *, or_equal: bool = False
+) -> bool | None:
+    if a is None or b is None:
+        return None
+    if or_equal and a == b:
+        return True
+    return a > b if higher else a < b
+
+
+def aggregates(tasks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The suite's headline numbers."""
+
+    def share(values: list[bool | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return sum(known) / len(known) if known else None
+
+    def mean(values: list[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return statistics.fmean(known) if known else None
+
+    standard = [t for t in tasks if t["group"] == "standard"]
+    novel = [t for t in tasks if t["group"] == "novel"]
+    return {
+        "beats_sparse_share": share([t["beats_sparse"] for t in tasks]),
+        "at_least_env_share_standard": share([t["at_least_env"] for t in standard]),
+        "mean_normalized_score_standard": mean([t["normalized_score"] for t in standard]),
+        "mean_success_novel": mean([t["candidate_success"] for t in novel]),
+        "novel_tasks_with_success": sum(1 for t in novel if (t["candidate_success"] or 0) > 0),
+        "novel_tasks": len(novel),
+        "env_steps": sum(t["env_steps"] * t["finished"] for t in tasks if t["env_steps"]),
+        "cost_usd": sum(t["cost_usd"] * t["finished"] for t in tasks if t["cost_usd"]),
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The table and the aggregates, for bench/results/."""
+
+    def num(value: Any, sd: Any = None, digits: int = 3) -> str:
+        if value is None:
+            return "—"
+        text = f"{value:.{digits}g}"
+        return f"{text} ± {sd:.2g}" if sd is not None else text
+
+    def pct(value: Any) -> str:
+        return "—" if value is None else f"{100 * value:.0f}%"
+
+    lines = [
+        f"# Search quality: {report['suite']}",
+        "",
+        f"Command: `{report['command']}`",
+        "",
+        f"Proposer: {report['proposer']}; scale {report['scale']}; "
+        f"{report['search_seeds']} search seed(s) per task; means ± sd over search seeds.",
+        "",
+        "| task | group | metric | evolved | success | env reward | success | sparse | success "
+        "| norm. score | beats sparse | ≥ env | winner changed | env steps | LLM calls "
+        "| tokens | cost $ | wall s |",
+        "|" + "---|" * 18,
+    ]
+    for t in report["tasks"]:
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    t["name"],
+                    t["group"],
+                    t["metric"] + ("" if t["higher_is_better"] else " (lower)"),
+                    num(t["candidate_fitness"], t["candidate_fitness_sd"]),
+                    pct(t["candidate_success"]),
+                    num(t["env_fitness"], t["env_fitness_sd"]),
+                    pct(t["env_success"]),
+                    num(t["fitness_fitness"], t["fitness_fitness_sd"]),
+                    pct(t["fitness_success"]),
+                    num(t["normalized_score"], t["normalized_score_sd"]),
+                    {True: "yes", False: "no", None: "—"}[t["beats_sparse"]],
+                    {True: "yes", False: "no", None: "—"}[t["at_least_env"]],
+                    f"{t['winner_changed']}/{t['finished']}",
+                    num(t["env_steps"], digits=4),
+                    num(t["llm_calls"]),
+                    num(t["tokens"], digits=4),
+                    num(t["cost_usd"]),
+                    num(t["wall_s"]),
+                ]
+            )
+            + " |"
+        )
+    a = report["aggregates"]
+    lines += [
+        "",
+        f"- evolved reward beats the metric used as a reward: {pct(a['beats_sparse_share'])} "
+        "of tasks",
+        f"- evolved reward at least the env's own: {pct(a['at_least_env_share_standard'])} of "
+        "standard tasks (Eureka: 83% of 29)",
+        "- mean human-normalised score (standard tasks): "
+        + num(a["mean_normalized_score_standard"]),
+        f"- mean success of the evolved reward on novel tasks: {pct(a['mean_success_novel'])} "
+        f"({a['novel_tasks_with_success']} of {a['novel_tasks']} novel tasks above zero)",
+        f"- env steps in all: {a['env_steps']:.4g}; LLM cost: ${a['cost_usd']:.4f}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--suite", type=Path, default=SUITE)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every budget")
+    parser.add_argument("--search-seeds", type=int, help="searches per task (suite default)")
+    parser.add_argument("--only", nargs="*", help="task names to run (default: all)")
+    parser.add_argument("--model", help="an LLM model; default: the offline proposer")
+    parser.add_argument("--base-url", help="an OpenAI-compatible endpoint for --model")
+    parser.add_argument("--workers", type=int, default=2, help="candidates trained at once")
+    parser.add_argument("--eval-episodes", type=int, help="evaluation episodes (CLI default)")
+    parser.add_argument("--out", type=Path, help="results folder")
+    args = parser.parse_args(argv)
+    defaults, tasks = load_suite(args.suite)
+    if args.only:
+        tasks = [t for t in tasks if t["name"] in args.only]
+    seeds = args.search_seeds or int(defaults.get("search_seeds", 2))
+    proposer = args.model or "offline"
+    out = args.out or REPO / "bench" / "results" / (
+        f"{args.suite.stem}-{proposer.replace('/', '_')}-x{args.scale:g}"
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    summaries = []
+    for task in tasks:
+        print(f"{task['name']} ({task['group']}): {seeds} search(es)", flush=True)
+        searches = []
+        for seed in range(seeds):
+            result = search_result(run_search(task, seed, args, out))
+            if result is not None:
+                searches.append(result)
+        summaries.append({**task_summary(task, searches), "runs": searches})
+    report = {
+        "suite": args.suite.name,
+        "command": shlex.join(
+            ["python", "bench/quality.py", *(argv if argv is not None else sys.argv[1:])]
+        ),
+        "proposer": proposer,
+        "scale": args.scale,
+        "search_seeds": seeds,
+        "tasks": summaries,
+        "aggregates": aggregates(summaries),
+    }
+    (out / "results.json").write_text(json.dumps(report, indent=2, default=str))
+    (out / "results.md").write_text(markdown(report))
+    print(markdown(report))
+    return report
+
+
+if __name__ == "__main__":
+    main()
