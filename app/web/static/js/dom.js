@@ -42,7 +42,9 @@ export function candidateLabel(candidate) {
   const where =
     candidate.kind === "final"
       ? `final test, ${candidate.reward_source} reward, seed ${candidate.seed}`
-      : `iteration ${candidate.iteration_index}, sample ${candidate.sample_index}`;
+      : candidate.kind === "reselect"
+        ? `top-k retraining of ${shortId(candidate.parent_id)}, seed ${candidate.seed}`
+        : `iteration ${candidate.iteration_index}, sample ${candidate.sample_index}`;
   return `${where} · ${shortId(candidate.id)}`;
 }
 

@@ -14,7 +14,8 @@ export function renderSummary(run, candidates, lastWaiting) {
   $("progress-text").textContent = `${p.candidates_done}/${p.candidates_total} trainings`;
   $("iterations-text").textContent = `${p.iterations_done}/${p.iterations_total}`;
   renderHeadline(run, candidates);
-  $("normalized-score").textContent = fmt(run.normalized_score, 3);
+  $("normalized-score").textContent =
+    run.env_reward_is_baseline === false ? "— (no human baseline)" : fmt(run.normalized_score, 3);
   $("tokens-text").textContent = fmt(run.cost.prompt_tokens + run.cost.completion_tokens);
   $("cost-text").textContent = `$${run.cost.cost_usd.toFixed(4)}`;
   $("run-error").hidden = !run.error;
@@ -92,6 +93,7 @@ export function renderFinal(run, candidates) {
     );
   });
   const score = run.normalized_score ?? run.final?.normalized_score ?? null;
+  const noBaseline = run.env_reward_is_baseline === false;
   $("final-body").replaceChildren(
     h(
       "div",
@@ -117,14 +119,20 @@ export function renderFinal(run, candidates) {
       "p",
       { className: "score" },
       "Human-normalised score: ",
-      h("strong", { id: "final-score" }, fmt(score, 3)),
-      score === null
-        ? h("span", { className: "sub" }, " (once every seed is done)")
-        : h(
+      h("strong", { id: "final-score" }, noBaseline ? "not computed" : fmt(score, 3)),
+      noBaseline
+        ? h(
             "span",
             { className: "sub" },
-            " (1 = as good as the env's own reward, 0 = as good as the sparse reward)",
-          ),
+            " (the env's own reward does not pay for this task: compare with the sparse reward)",
+          )
+        : score === null
+          ? h("span", { className: "sub" }, " (once every seed is done)")
+          : h(
+              "span",
+              { className: "sub" },
+              " (1 = as good as the env's own reward, 0 = as good as the sparse reward)",
+            ),
     ),
   );
 }
