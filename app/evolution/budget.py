@@ -5,7 +5,8 @@ with no trained reward has nothing to finalise). An iteration that started
 finishes; the env-step limit looks ahead, so the next iteration (at its full
 budget, before halving) and the trainings after the search must fit under it.
 Cost and wall time are not known in advance: the search stops once either is
-reached. At a limit the search ends and the run finalises what it has.
+reached (wall time counts from the first iteration, so a resumed run's pause
+counts too). At a limit the search ends and the run finalises what it has.
 """
 
 from __future__ import annotations
