@@ -7,6 +7,7 @@ phone width. Two tiny Pendulum runs that pause after iteration 0.
 from __future__ import annotations
 
 import time
+import zipfile
 
 from playwright.sync_api import Browser, Page, expect
 
@@ -116,10 +117,21 @@ def test_compare_overlays_curves_and_diffs_code_across_runs(
         page.wait_for_function(f"() => ({DATASETS})().filter(d => d.data.length).length === 3")
         assert len(set(page.evaluate(f"() => ({DATASETS})().map(d => d.borderColor)"))) == 3
         assert page.url.count("candidate=") == 3
+        compare_url = page.url
         page.screenshot(path=save_artifact("compare_laptop.png"), full_page=True)
 
+        # The sandbox wrote TensorBoard event files; the candidate panel links the zip.
+        page.goto(f"/runs/{second_run}#candidate-{other['id']}")
+        link = page.get_by_role("link", name=f"TensorBoard event files of {other['id']}")
+        expect(link).to_be_visible()
+        with page.expect_download() as download:
+            link.click()
+        with zipfile.ZipFile(download.value.path()) as archive:
+            names = archive.namelist()
+        assert names and all(".tfevents." in n for n in names), names
+
         small = errors.watch(phone.new_page())
-        small.goto(page.url)
+        small.goto(compare_url)
         expect(small.locator("#chosen li")).to_have_count(3)
         expect(small.locator("#code-diffs h3")).to_have_count(2)
         overflow = small.evaluate("document.documentElement.scrollWidth - window.innerWidth")

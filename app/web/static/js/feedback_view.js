@@ -33,7 +33,7 @@ function clock(seconds) {
 }
 
 export class FeedbackView {
-  /** `ctx` has runId, notify(text, isError), refresh(). */
+  /** `ctx` has runId and refresh(); confirmations go beside the controls, not to ctx. */
   constructor(ctx) {
     this.ctx = ctx;
     this.byId = new Map();
@@ -98,6 +98,7 @@ export class FeedbackView {
     if (kind === "feedback.waiting") {
       const until = Date.parse(data?.until ?? "");
       this.waitUntil = Number.isFinite(until) ? until : null;
+      $("continue-status").textContent = ""; // the last wait's "Continuing" is old news
     } else if (kind === "feedback.resumed") {
       this.waitUntil = null;
     }
