@@ -181,7 +181,9 @@ class TrainingStats(BaseCallback):
 
     def _log(self, point: dict[str, Any]) -> None:
         """The checkpoint in SB3's logger too, so TensorBoard shows components and fitness."""
-        means = {key: point[key]["mean"] for key in ("reward", "fitness") if key in point}
+        means: dict[str, float | None] = {
+            key: point[key]["mean"] for key in ("reward", "fitness") if key in point
+        }
         for name, values in point.get("components", {}).items():
             means[f"component_{name}"] = values["mean"]
         for key, mean in means.items():
