@@ -1,6 +1,8 @@
 """One candidate from specs to result: train in a sandbox, then evaluate.
 
-Every executor runs this same function, wherever it runs it.
+Every executor runs this same function, wherever it runs it. A fault of the
+service's own storage (:mod:`.storage`) ends the candidate as "storage",
+whether the service met it or the sandbox failed while it lasted.
 """
 
 from __future__ import annotations
@@ -9,12 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.execution import storage
 from app.execution.executor import CandidateJob, CandidateResult, EventCallback
 from app.execution.launcher import LaunchOutcome, launch_evaluation, launch_training
 from app.execution.reports import STATS_MAX_BYTES, TrainStats, read_report
 from sandbox.spec import STATS_FILE, VIDEO_FILE
 
 _STATUS = {"ok": "done", "invalid": "invalid", "failed": "failed", "cancelled": "cancelled"}
+_QUOTED_CHARS = 1000  # of the candidate's own error, after a storage fault
 
 
 def run_candidate(
@@ -25,11 +29,45 @@ def run_candidate(
     should_cancel: Callable[[], bool],
     emit: EventCallback,
 ) -> CandidateResult:
-    """Train (and evaluate) ``job``; never raises for anything the sandbox did."""
+    """Train (and evaluate) ``job``; never raises for anything the sandbox did, nor for
+    a fault of the service's storage."""
     key, total = job.key, job.train.timesteps
     if should_cancel():
         return CandidateResult(key, "cancelled", "cancelled before it started", "cancelled")
     emit("started", {"key": key, "steps": 0, "total": total})
+    out = Path(job.train.output_dir)
+    try:
+        result = _train_and_evaluate(job, deadline_s, heartbeat_timeout_s, should_cancel, emit)
+    except OSError as exc:
+        if storage.fault(exc) is None:
+            raise
+        result = storage.failure(key, exc, str(out))
+    _check_storage(result, out.parent)
+    emit(
+        "finished", {"key": key, "status": result.status, "steps": result.env_steps, "total": total}
+    )
+    return result
+
+
+def _check_storage(result: CandidateResult, directory: Path) -> None:
+    """A failed candidate whose service's storage fails a test write in ``directory``
+    (beside its output, where no sandbox writes) failed for the storage."""
+    if result.status != "failed" or result.error_kind == "storage":
+        return
+    if problem := storage.probe(directory):
+        quoted = (result.error or "")[:_QUOTED_CHARS]
+        result.error = f"{problem}\n(the candidate had ended: {quoted})"
+        result.error_kind = "storage"
+
+
+def _train_and_evaluate(
+    job: CandidateJob,
+    deadline_s: float,
+    heartbeat_timeout_s: float | None,
+    should_cancel: Callable[[], bool],
+    emit: EventCallback,
+) -> CandidateResult:
+    key, total = job.key, job.train.timesteps
     trained = launch_training(
         job.train,
         deadline_s=deadline_s,
@@ -52,9 +90,6 @@ def run_candidate(
     )
     if trained.status == "ok" and job.eval is not None:
         _evaluate(result, job, deadline_s, should_cancel)
-    emit(
-        "finished", {"key": key, "status": result.status, "steps": result.env_steps, "total": total}
-    )
     return result
 
 
@@ -85,7 +120,7 @@ def _evaluate(
 
 def _eval_kind(outcome: LaunchOutcome) -> str | None:
     """Kill reasons pass through; anything else the evaluator did is "evaluation"."""
-    if outcome.error_kind in ("deadline", "cancelled"):
+    if outcome.error_kind in ("deadline", "cancelled", "disk_quota"):
         return outcome.error_kind
     return "evaluation"
 

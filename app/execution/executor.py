@@ -37,7 +37,20 @@ class CandidateJob:
 @dataclass
 class CandidateResult:
     """What came of one job. ``stats`` is sandbox.stats' JSON, ``evaluation`` the
-    evaluator's; ``fitness`` and ``success_rate`` come from the evaluation only."""
+    evaluator's; ``fitness`` and ``success_rate`` come from the evaluation only.
+
+    ``error_kind`` says whose failure it was. The candidate's: "smoke", "reward",
+    "training", "evaluation", "deadline", "heartbeat", "crashed", "refused",
+    "disk_quota" (it wrote more than REWARDFORGE_SANDBOX_DISK_MB; what it wrote is
+    deleted). Not the candidate's: "cancelled"; "halving" (successive halving
+    stopped it); "executor" (the service's own code or a lost Ray worker); and
+    "storage": status "failed" because the service's own storage (the artifacts
+    or output directory, on this machine or a Ray node) turned read-only, filled
+    up or failed (EROFS, ENOSPC, EIO, EDQUOT), with ``error`` naming the path and
+    the errno (app.execution.storage). Its files may be incomplete; the reward
+    code is not to blame, so the caller should stop the run, resumably, and train
+    the candidate again on resume.
+    """
 
     key: str
     status: ResultStatus

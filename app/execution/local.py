@@ -17,6 +17,7 @@ from typing import Any
 from app.config import Settings
 from app.execution.candidate import run_candidate
 from app.execution.executor import CandidateJob, CandidateResult, EventCallback, Executor
+from app.execution.storage import failure
 
 POLL_SECONDS = 0.5
 
@@ -65,7 +66,7 @@ class LocalExecutor(Executor):
                     emit=lambda kind, data: inbox.put(("event", kind, data)),
                 )
             except Exception as exc:  # the service's own failure: report, never hang
-                result = CandidateResult(job.key, "failed", f"executor: {exc!r}", "executor")
+                result = failure(job.key, exc)
             inbox.put(("result", result, None))
 
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sandbox")

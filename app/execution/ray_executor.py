@@ -10,6 +10,8 @@ them into the job's output directories, so no node needs the service's disk; a
 whole node dies mid-candidate, Ray runs the task again (``max_retries``), from
 the start, in a fresh scratch directory. A small actor carries progress events
 from the tasks to this side, and the cancel flag from this side to the tasks.
+A fault of the storage on either side (a node's scratch directory, this side's
+output directories) comes back as a "storage" result (:mod:`.storage`).
 
 Cancelling raises that flag: a running task's launcher kills its sandbox tree
 (as the local executor's does) and a queued task returns as soon as it starts.
@@ -31,6 +33,7 @@ from app.config import Settings
 from app.execution.bundle import Bundle, list_files, pack, unpack
 from app.execution.executor import CandidateJob, CandidateResult, EventCallback, Executor
 from app.execution.ray_node import NodeOutcome, run_on_node
+from app.execution.storage import failure
 from sandbox.spec import (
     CHECKPOINT_DIR,
     EVAL_FILE,
@@ -203,7 +206,10 @@ class RayExecutor(Executor):
         resume_files = None
         if job.train.resume_from:
             source = Path(job.train.resume_from)
-            resume_files, left_out = pack(source, list_files(source), self.artifact_max_bytes)
+            try:
+                resume_files, left_out = pack(source, list_files(source), self.artifact_max_bytes)
+            except OSError as exc:
+                return failure(job.key, exc, job.train.output_dir)
             if left_out or not resume_files:
                 problem = f"left out {left_out}" if left_out else "it is empty or missing"
                 return CandidateResult(
@@ -239,9 +245,8 @@ class RayExecutor(Executor):
             outcome: NodeOutcome = ray.get(ref, timeout=timeout)
         except (TaskCancelledError, GetTimeoutError):
             return CandidateResult(job.key, "cancelled", "cancelled", "cancelled")
-        except RayTaskError as exc:  # the service's own code raised on the node
-            cause = exc.cause if exc.cause is not None else exc
-            return CandidateResult(job.key, "failed", f"executor: {cause!r}"[:2000], "executor")
+        except RayTaskError as exc:  # the service's own code (or the node's storage) failed
+            return failure(job.key, exc.cause if exc.cause is not None else exc)
         except RayError as exc:  # the worker or node died on every attempt
             attempts = self.max_retries + 1
             error = f"the Ray worker running it was lost on all {attempts} attempts: {exc}"
@@ -265,7 +270,15 @@ class RayExecutor(Executor):
 
 
 def land(outcome: NodeOutcome, job: CandidateJob) -> CandidateResult:
-    """Write a task's files into the job's output directories; its paths point there."""
+    """Write a task's files into the job's output directories; its paths point there.
+    When this side's storage fails, the result says so (a "storage" failure)."""
+    try:
+        return _land(outcome, job)
+    except OSError as exc:
+        return failure(job.key, exc, job.train.output_dir)
+
+
+def _land(outcome: NodeOutcome, job: CandidateJob) -> CandidateResult:
     train_out = Path(job.train.output_dir)
     eval_out = Path(job.eval.output_dir) if job.eval is not None else train_out
     _clear(train_out, _TRAIN_FILES + _TRAIN_LOGS)
