@@ -71,6 +71,7 @@ function stepsCell(c, timesteps) {
 
 function iterationCell(c) {
   if (c.kind === "final") return `final · ${c.reward_source} reward · seed ${c.seed}`;
+  if (c.kind === "reselect") return `retrain of ${shortId(c.parent_id)} · seed ${c.seed}`;
   return `${c.iteration_index} · sample ${c.sample_index}`;
 }
 
