@@ -104,8 +104,16 @@ def test_compare_overlays_curves_and_diffs_code_across_runs(
         expect(page.get_by_role("button", name="Reset zoom")).to_be_enabled()
         low, high = page.evaluate(f"{SCALES} return [c.scales.x.min, c.scales.x.max]; }}")
         assert 0 < low < high < 1000, (low, high)
+        expect(page.get_by_label("From step")).to_have_value(str(round(low)))
         page.get_by_role("button", name="Reset zoom").click()
         assert page.evaluate(f"{SCALES} return c.options.scales.x.min; }}") is None
+        expect(page.get_by_label("From step")).to_have_value("")
+        page.get_by_label("From step").fill("300")
+        page.get_by_label("From step").press("Tab")
+        page.get_by_label("To step").fill("700")
+        page.get_by_label("To step").press("Tab")
+        assert page.evaluate(f"{SCALES} return [c.scales.x.min, c.scales.x.max]; }}") == [300, 700]
+        page.get_by_role("button", name="Reset zoom").click()
 
         page.get_by_label("Run", exact=True).select_option(second_run)
         page.get_by_label("Candidate", exact=True).select_option(other["id"])

@@ -59,7 +59,7 @@ const rangeSelect = {
 };
 
 export class CompareChart {
-  /** `onZoom(zoomed)` says whether a range is selected. */
+  /** `onZoom(range)` gets the [from, to] env steps shown, or null for all of them. */
   constructor(canvas, onZoom) {
     this.onZoom = onZoom;
     this.range = null;
@@ -107,7 +107,7 @@ export class CompareChart {
     this.chart.options.scales.x.min = from ?? undefined;
     this.chart.options.scales.x.max = to ?? undefined;
     this.chart.update();
-    this.onZoom(this.range !== null);
+    this.onZoom(this.range);
   }
 
   /**

@@ -11,8 +11,15 @@ const MAX = 8;
 const start = JSON.parse($("compare-data").textContent);
 const state = { ids: [...start.candidates], items: [], envId: null, runs: [] };
 
-const chart = new CompareChart($("compare-chart"), (zoomed) => {
-  $("curve-reset").disabled = !zoomed;
+const chart = new CompareChart($("compare-chart"), (range) => {
+  $("curve-reset").disabled = range === null;
+  // The box being typed in keeps what the person types.
+  for (const [id, value] of [
+    ["curve-from", range?.[0]],
+    ["curve-to", range?.[1]],
+  ])
+    if (document.activeElement !== $(id))
+      $(id).value = value === undefined ? "" : Math.round(value);
 });
 
 function showError(message) {
@@ -221,6 +228,15 @@ $("curve-series").addEventListener("change", renderCurves);
 $("curve-log").addEventListener("change", renderCurves);
 $("curve-smooth").addEventListener("input", renderCurves);
 $("curve-reset").addEventListener("click", () => chart.zoom(null, null));
+for (const id of ["curve-from", "curve-to"]) {
+  $(id).addEventListener("change", () => {
+    const [from, to] = [$("curve-from").value, $("curve-to").value].map((v) =>
+      v === "" ? null : Number(v),
+    );
+    if (from === null && to === null) chart.zoom(null, null);
+    else chart.zoom(from ?? 0, to ?? chart.chart.scales.x.max);
+  });
+}
 
 /** Start from the URL: the candidates given, or a run's two best trained candidates. */
 async function init() {
