@@ -25,7 +25,15 @@ from app.execution.bundle import Bundle, list_files, pack, unpack
 from app.execution.candidate import run_candidate
 from app.execution.executor import CandidateJob, CandidateResult, EventCallback
 from app.execution.process import kill_tree
-from sandbox.spec import CHECKPOINT_DIR, EVAL_FILE, POLICY_FILE, RESULT_FILE, STATS_FILE, VIDEO_FILE
+from sandbox.spec import (
+    CHECKPOINT_DIR,
+    EVAL_FILE,
+    POLICY_FILE,
+    RESULT_FILE,
+    STATS_FILE,
+    TENSORBOARD_DIR,
+    VIDEO_FILE,
+)
 
 SCRATCH_ROOT = Path(tempfile.gettempdir()) / "rewardforge-ray"
 RESUME_DIR = "resume"
@@ -115,9 +123,21 @@ def relocate(job: CandidateJob, scratch: Path, resume_files: Bundle | None) -> C
 
 
 def artifact_names(scratch: Path) -> list[str]:
-    """What to send back: results and weights, logs, the checkpoint, then the video."""
+    """What to send back: results and weights, logs, the checkpoint, the video, then
+    TensorBoard's event files."""
     top = list_files(scratch)
     logs = [name for name in top if name.endswith(".log")]
     checkpoint = [f"{CHECKPOINT_DIR}/{name}" for name in list_files(scratch / CHECKPOINT_DIR)]
     video = [VIDEO_FILE] if VIDEO_FILE in top else []
-    return [name for name in FIRST_FILES if name in top] + logs + checkpoint + video
+    first = [name for name in FIRST_FILES if name in top]
+    return first + logs + checkpoint + video + _tensorboard_names(scratch)
+
+
+def _tensorboard_names(scratch: Path) -> list[str]:
+    """SB3's event files, ``tensorboard/<log run>/<file>`` (links are not followed)."""
+    root = scratch / TENSORBOARD_DIR
+    try:
+        runs = sorted(e.name for e in os.scandir(root) if e.is_dir(follow_symlinks=False))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [f"{TENSORBOARD_DIR}/{run}/{name}" for run in runs for name in list_files(root / run)]
