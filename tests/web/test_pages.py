@@ -59,7 +59,8 @@ def test_runs_list_shows_runs_and_filters_by_status_and_env(idle: Served, idle_p
     page.goto("/")
     rows = page.locator(".runs-table tbody tr")
     expect(rows.filter(has_text="swing up and balance")).to_contain_text("queued")
-    expect(rows.filter(has_text="swing up and balance")).to_contain_text("0/23 trainings")
+    # 5 x 4 searched, then (3 top-k retrainings + 3 final sources) x 1 seed
+    expect(rows.filter(has_text="swing up and balance")).to_contain_text("0/26 trainings")
     expect(rows.filter(has_text="reach the flag")).to_contain_text("cancelled")
 
     page.get_by_label("Status").select_option("cancelled")
