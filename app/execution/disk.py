@@ -73,7 +73,7 @@ class DiskQuota:
             return None
         held = ""
         if used.hidden_bytes:
-            held = f", {used.hidden_bytes / MiB:.0f} MB of it in deleted files it held open"
+            held = f", {used.hidden_bytes / MiB:.0f} MB of it in deleted files it still held"
         return (
             f"disk quota: the sandbox wrote more than {self.max_bytes / MiB:.0f} MB "
             f"({math.ceil(used.total / MiB)} MB found{held})"

@@ -90,7 +90,7 @@ def test_files_written_in_a_loop_are_stopped_at_the_quota_and_deleted(
 def test_deleted_files_held_open_count_against_the_quota(tmp_path: Path) -> None:
     outcome = _launch(tmp_path, HOLD_DELETED)
     assert (outcome.status, outcome.error_kind) == ("failed", "disk_quota")
-    assert "in deleted files it held open" in outcome.error
+    assert "in deleted files it still held" in outcome.error
 
 
 def test_a_flood_of_empty_files_is_stopped(tmp_path: Path) -> None:

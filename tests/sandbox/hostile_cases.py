@@ -181,7 +181,7 @@ WRITES = [
                 held.append(fh)
             return len(held)
         grab("held", hold)
-        """), True, ("failed",), "in deleted files it held open"),
+        """), True, ("failed",), "in deleted files it still held"),
     Case("huge_stdout", probe(
         """
         for _ in range(64):
