@@ -39,6 +39,7 @@ BUDGET = [
     "1",
     "--n-envs",
     "2",
+    "--no-video",  # films are tested where they are shown: the dashboard tests, the demo
 ]
 
 
@@ -133,6 +134,7 @@ def test_cli_show_and_export_the_best_reward(fake_llm: FakeLLMServer, tmp_path: 
             "1",
             "--eval-episodes",
             "1",
+            "--no-video",
             "--json",
         ],
         env,

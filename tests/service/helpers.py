@@ -21,7 +21,8 @@ TINY_RUN: dict[str, Any] = {
     "samples": 2,
     "timesteps": 2000,
     "final_seeds": 0,
-    "options": {"n_envs": 2, "eval_episodes": 1},
+    # no films: the dashboard tests show them; here they would only cost minutes
+    "options": {"n_envs": 2, "eval_episodes": 1, "video": False},
 }
 
 

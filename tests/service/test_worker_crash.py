@@ -56,7 +56,7 @@ def test_killed_worker_resumes_run_without_retraining(tmp_path: Path) -> None:
             timesteps=6000,
             final_seeds=0,
             llm={"offline": True},
-            options={"n_envs": 2, "eval_episodes": 1},
+            options={"n_envs": 2, "eval_episodes": 1, "video": False},
         )
         session.commit()
         run_id = run.id
