@@ -4,6 +4,7 @@ zero, also after the worker running them was killed."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -13,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from app.evolution.halving import HalvingPlan, parse_halving
-from app.run_options import TrainingOptions
 from app.execution.local import LocalExecutor
 from app.execution.process import descendants
+from app.run_options import TrainingOptions
 from tests.evolution.runs import TinyRun, new_run
 from tests.processes import cli_env, start_cli
 
@@ -123,7 +124,8 @@ def test_killed_worker_resumes_halving_at_its_rung(tmp_path: Path) -> None:
         )
         doomed = [worker.pid, *descendants(worker.pid)]
         for pid in doomed:
-            os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # a sandbox that just ended
+                os.kill(pid, signal.SIGKILL)
     finally:
         worker.kill()
         worker.wait()
