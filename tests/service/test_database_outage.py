@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from app.db.models import Event, Run
 from app.db.repository import create_run
 from app.db.session import make_engine, make_session_factory, upgrade_database
 from tests.postgres import SERVER_USER, ThrowawayCluster, create_database, new_cluster
-from tests.processes import cli_env, start_cli
+from tests.processes import cli_env, start_cli, wait_until
 from tests.service.helpers import TINY_RUN, serving, stop
 
 pytestmark = pytest.mark.postgres
@@ -59,16 +59,6 @@ def url(cluster: ThrowawayCluster) -> Iterator[str]:
         cluster.start_server()
 
 
-def _wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-
-
 def _ready(base: str) -> int:
     return httpx.get(f"{base}/api/ready", timeout=10).status_code
 
@@ -79,32 +69,34 @@ def test_serve_rides_out_an_outage_and_resumes_the_interrupted_run(
     log = tmp_path / "serve.log"
     env = cli_env(tmp_path / "data", database_url=url, lease_seconds="5", workers="1")
     with serving(env, log) as base:
-        _wait(lambda: _ready(base) == 200, 30, "ready")
+        wait_until(lambda: _ready(base) == 200, 30, "ready")
 
         # Idle: the worker keeps asking, ready says 503 until the database is back.
         cluster.stop_server()
-        _wait(lambda: "OperationalError" in log.read_text(), 30, "the worker to notice")
+        wait_until(lambda: "OperationalError" in log.read_text(), 30, "the worker to notice")
         time.sleep(1)  # a few retries
         assert _ready(base) == 503
         cluster.start_server()
-        _wait(lambda: _ready(base) == 200, 30, "ready again")
+        wait_until(lambda: _ready(base) == 200, 30, "ready again")
 
         # Mid-run: the result of the training candidate cannot be stored.
         created = httpx.post(f"{base}/api/runs", json=ONE_CANDIDATE, timeout=30)
         run_id = created.raise_for_status().json()["id"]
         candidates = f"{base}/api/runs/{run_id}/candidates"
-        _wait(
+        wait_until(
             lambda: any(c["status"] == "training" for c in httpx.get(candidates).json()["items"]),
             120,
             "a candidate to train",
         )
         cluster.stop_server()
-        _wait(lambda: f"run {run_id} was interrupted" in log.read_text(), 120, "the interruption")
+        wait_until(
+            lambda: f"run {run_id} was interrupted" in log.read_text(), 120, "the interruption"
+        )
         body = httpx.get(f"{base}/api/ready", timeout=10).json()
         assert body["status"] == "not_ready"
         cluster.start_server()
 
-        run = _wait(lambda: _finished(base, run_id), 240, "the resumed run to end")
+        run = wait_until(lambda: _finished(base, run_id), 240, "the resumed run to end")
         rows = httpx.get(candidates).json()["items"]
         errors = [(r["status"], r["error_kind"]) for r in rows]
         assert run["status"] == "succeeded", f"{run['error']}; candidates: {errors}"
@@ -135,9 +127,9 @@ def test_standalone_worker_survives_an_outage(
     env = cli_env(tmp_path / "data", database_url=url, lease_seconds="5", workers="1")
     worker = start_cli(["worker"], env, log)
     try:
-        _wait(lambda: "waiting for runs" in log.read_text(), 60, "the worker to start")
+        wait_until(lambda: "waiting for runs" in log.read_text(), 60, "the worker to start")
         cluster.stop_server()
-        _wait(lambda: "OperationalError" in log.read_text(), 30, "the worker to notice")
+        wait_until(lambda: "OperationalError" in log.read_text(), 30, "the worker to notice")
         time.sleep(2)  # several retries
         assert worker.poll() is None, log.read_text()[-3000:]
         cluster.start_server()
@@ -161,7 +153,7 @@ def test_standalone_worker_survives_an_outage(
                 run = session.get(Run, run_id)
                 return run is not None and run.lease_owner is not None
 
-        _wait(claimed, 30, "the worker to claim the new run")
+        wait_until(claimed, 30, "the worker to claim the new run")
         assert worker.poll() is None
     finally:
         worker.send_signal(signal.SIGTERM)

@@ -3,27 +3,16 @@ a real ``rewardforge serve``, a real HTTP LLM server, real training."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
 
 from envs import get_card
 from tests.fake_llm import FakeLLMServer, Reply, good_reward_response
-from tests.processes import cli_env
+from tests.processes import cli_env, wait_until
 from tests.service.helpers import TINY_RUN, serving
 
 NOTE = "the car overshoots the flag (note 31c9)"
-
-
-def _wait_for(check, what: str, timeout: float = 300):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise TimeoutError(f"no {what} within {timeout} s")
 
 
 def test_a_note_posted_while_iteration_1_trains_is_used_in_iteration_2(tmp_path: Path) -> None:
@@ -48,7 +37,7 @@ def test_a_note_posted_while_iteration_1_trains_is_used_in_iteration_2(tmp_path:
                 items = httpx.get(f"{base}/api/runs/{run_id}/candidates").json()["items"]
                 return any(c["iteration_index"] == 1 and c["status"] == "training" for c in items)
 
-            _wait_for(training_in_iteration_1, "training in iteration 1")
+            wait_until(training_in_iteration_1, 300, "training in iteration 1")
             posted = httpx.post(
                 f"{base}/api/runs/{run_id}/feedback",
                 json={"iteration": 0, "text": NOTE},
@@ -61,7 +50,7 @@ def test_a_note_posted_while_iteration_1_trains_is_used_in_iteration_2(tmp_path:
                 run = httpx.get(f"{base}/api/runs/{run_id}").json()
                 return run if run["status"] in ("succeeded", "failed") else None
 
-            assert _wait_for(finished, "end of the run")["status"] == "succeeded"
+            assert wait_until(finished, 300, "end of the run")["status"] == "succeeded"
             iterations = httpx.get(f"{base}/api/runs/{run_id}/iterations").json()["items"]
             prompts = {
                 i["index"]: "\n".join(m["content"] for m in i["messages"]) for i in iterations
