@@ -53,6 +53,7 @@ class TrainSpec:
     policy_kwargs: dict[str, Any] = field(default_factory=dict)
     checkpoints: int = 10
     device: str = "cpu"
+    simulator: str = "mujoco"  # or "mujoco_warp": all envs batched on one device (sandbox.batched)
     resume_from: str | None = None  # a CHECKPOINT_DIR of an earlier run of this candidate
     smoke_batch: int = 8  # states in the pre-training smoke test of the reward
 
