@@ -20,10 +20,12 @@ from pydantic import (
     StrictBool,
     StrictFloat,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from sandbox.batched import MAX_BATCHED_ENVS, unavailable_reason
 from sandbox.spec import DEVICE_PATTERN
 
 MAX_ITERATIONS = 50
@@ -32,7 +34,7 @@ MIN_TIMESTEPS = 1_000
 MAX_TIMESTEPS = 10_000_000
 MAX_FINAL_SEEDS = 20
 MAX_FINAL_TOP_K = 10
-MAX_N_ENVS = 256
+MAX_N_ENVS = 256  # simulator mujoco: Gymnasium's envs, stepped one after another
 MAX_RUN_ENV_STEPS = 500_000_000  # card defaults fit: 29 trainings x 10M (Humanoid)
 FINAL_SOURCES = 3  # the best reward, the env's own reward, the fitness as reward
 DEFAULT_HALVING_RUNGS = (0.25, 0.5, 1.0)
@@ -86,8 +88,20 @@ class TrainingOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     algorithm: Literal["PPO", "SAC"] | None = Field(None, description="default: the card's")
+    # Before n_envs: the n_envs check reads it.
+    simulator: Literal["mujoco", "mujoco_warp"] = Field(
+        "mujoco",
+        description="mujoco: Gymnasium's own MuJoCo envs on the CPU; mujoco_warp: all of a "
+        "candidate's envs batched on one device with MuJoCo Warp (on CUDA when the device "
+        "is a GPU), for HalfCheetah, Hopper, Walker2d, Swimmer and Ant; the evaluator always "
+        "scores on Gymnasium's env",
+    )
     n_envs: int | None = Field(
-        None, ge=1, le=MAX_N_ENVS, description="parallel envs per candidate; default: the card's"
+        None,
+        ge=1,
+        json_schema_extra={"maximum": MAX_BATCHED_ENVS},
+        description=f"parallel envs per candidate, at most {MAX_N_ENVS} with simulator mujoco "
+        f"and {MAX_BATCHED_ENVS} with mujoco_warp; default: the card's",
     )
     device: str = Field(
         "auto",
@@ -143,10 +157,26 @@ class TrainingOptions(BaseModel):
     def _nulls_mean_defaults(cls, data: Any) -> Any:
         # Stored runs and clients may send null for "the default".
         if isinstance(data, dict):
-            fixed: tuple[str, ...] = ("device", "reward_backend", "eval_episodes", "video")
-            fixed += ("halving_rungs", "halving_keep", "final_top_k")
+            fixed: tuple[str, ...] = ("simulator", "device", "reward_backend", "eval_episodes")
+            fixed += ("video", "halving_rungs", "halving_keep", "final_top_k")
             return {k: v for k, v in data.items() if not (k in fixed and v is None)}
         return data
+
+    @field_validator("n_envs")
+    @classmethod
+    def _n_envs_fit_the_simulator(cls, value: int | None, info: ValidationInfo) -> int | None:
+        # A field validator rather than a model one, so the error's loc names n_envs.
+        # No simulator in info.data: it was refused, and that error is the one to read.
+        simulator = info.data.get("simulator")
+        limits = {"mujoco": MAX_N_ENVS, "mujoco_warp": MAX_BATCHED_ENVS}
+        if value is None or simulator not in limits or value <= limits[simulator]:
+            return value
+        raise ValueError(
+            f"n_envs {value} is over {limits[simulator]}, the most for simulator "
+            f"{simulator!r}; the limits are {MAX_N_ENVS} for 'mujoco' (Gymnasium's envs, "
+            f"stepped one after another) and {MAX_BATCHED_ENVS} for 'mujoco_warp' (batched "
+            "on one device)"
+        )
 
     @field_validator("device")
     @classmethod
@@ -246,8 +276,8 @@ class RunOptionError(ValueError):
 def prepare_run(spec: RunSpec) -> RunSpec:
     """The spec with the card's defaults filled in, checked against the catalog.
 
-    Raises :class:`RunOptionError` for an unknown env or metric, or a budget
-    over the per-run cap.
+    Raises :class:`RunOptionError` for an unknown env or metric, a simulator
+    that cannot train the env here, or a budget over the per-run cap.
     """
     from envs import get_card, list_cards
 
@@ -258,6 +288,9 @@ def prepare_run(spec: RunSpec) -> RunSpec:
         raise RunOptionError(
             ("env_id",), f"unknown env {spec.env_id!r}; known envs: {known}", spec.env_id
         ) from None
+    reason = unavailable_reason(card.env_id, spec.options.simulator)
+    if reason is not None:
+        raise RunOptionError(("options", "simulator"), reason, spec.options.simulator)
     metrics = [m.name for m in card.fitness_metrics]
     metric = spec.fitness_metric or card.default_metric.name
     if metric not in metrics:

@@ -51,7 +51,10 @@ def build_job(
         hyperparams=dict(defaults.hyperparams) if same_algo else {},
         policy_kwargs=policy_kwargs,
         device=options.device,
+        simulator=options.simulator,
     )
+    # The evaluator always steps Gymnasium's own env: the trusted ground truth, whichever
+    # simulator the policy trained on.
     evaluation = EvalSpec(
         env_id=spec.env_id,
         card_spec=spec.card_spec,
