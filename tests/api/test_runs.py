@@ -9,6 +9,7 @@ import pytest
 
 from app.db.leases import claim_run
 from app.db.repository import record_llm_call, set_run_status
+from sandbox.batched import unavailable_reason
 from tests.api.conftest import AUTH, Api, make_settings, open_api
 from tests.api.seed import finished_iteration, queued_run
 from tests.db.factories import CallRecord
@@ -22,6 +23,14 @@ HOPPER = {
     "timesteps": 100000,
     "llm": {"model": "gpt-4o"},
 }
+
+
+BATCHED_HERE = unavailable_reason("Hopper-v5", "mujoco_warp")
+
+
+def _batched(env_id: str) -> dict[str, Any]:
+    """A run on ``env_id`` with the batched simulator and the card's own metric."""
+    return {"env_id": env_id, "fitness": None, "options": {"simulator": "mujoco_warp"}}
 
 
 def _create(api: Api, **overrides: Any) -> dict[str, Any]:
@@ -49,6 +58,20 @@ def test_created_run_is_queued_with_card_defaults(api_any_db: Api) -> None:
     fetched = api_any_db.client.get(f"/api/runs/{run['id']}").json()
     assert fetched["task"] == HOPPER["task"]
     assert fetched["best_candidate"] is None
+
+
+def test_runs_train_on_gymnasium_mujoco_unless_told(api: Api) -> None:
+    run = _create(api, llm={"offline": True})
+    assert run["options"]["simulator"] == "mujoco"
+    assert api.client.get(f"/api/runs/{run['id']}").json()["options"]["simulator"] == "mujoco"
+
+
+@pytest.mark.skipif(BATCHED_HERE is not None, reason=str(BATCHED_HERE))
+def test_batched_simulator_and_its_n_envs_are_stored_with_the_run(api_any_db: Api) -> None:
+    options = {"simulator": "mujoco_warp", "n_envs": 4096, "device": "cuda"}
+    run = _create(api_any_db, llm={"offline": True}, options=options)
+    fetched = api_any_db.client.get(f"/api/runs/{run['id']}").json()
+    assert {name: fetched["options"][name] for name in options} == options
 
 
 def test_a_run_on_a_metric_the_env_reward_does_not_pay_for_has_no_human_baseline(
@@ -219,6 +242,15 @@ def test_run_detail_reports_progress_and_best_candidate(api: Api) -> None:
         ({"budget": 3}, "budget", "Extra inputs are not permitted"),
         ({"options": {"device": "tpu"}}, "device", "must be auto, cpu or cuda[:N], not 'tpu'"),
         ({"options": {"reward_backend": "jax"}}, "reward_backend", "'numpy' or 'torch'"),
+        ({"options": {"simulator": "isaac"}}, "simulator", "'mujoco' or 'mujoco_warp'"),
+        (_batched("Pendulum-v1"), "simulator", "'mujoco_warp' does not cover Pendulum-v1"),
+        (_batched("CartPole-v1"), "simulator", "'mujoco_warp' does not cover CartPole-v1"),
+        ({"options": {"n_envs": 257}}, "n_envs", "the most for simulator 'mujoco'"),
+        (
+            {"options": {"simulator": "mujoco_warp", "n_envs": 8193}},
+            "n_envs",
+            "n_envs 8193 is over 8192, the most for simulator 'mujoco_warp'",
+        ),
     ],
 )
 def test_invalid_run_is_refused_with_a_clear_422(
