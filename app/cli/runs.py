@@ -54,6 +54,13 @@ def run(
     reward_backend: Annotated[
         str | None, typer.Option(help="numpy, or torch: reward code on tensors on the device")
     ] = None,
+    simulator: Annotated[
+        str | None,
+        typer.Option(
+            help="mujoco (Gymnasium's envs on the CPU), or mujoco_warp: all envs batched on "
+            "one device (HalfCheetah, Hopper, Walker2d, Swimmer, Ant; n_envs up to 8192)"
+        ),
+    ] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="candidates trained at once")] = None,
     eval_episodes: Annotated[int | None, typer.Option(help="evaluation episodes (5)")] = None,
     video: Annotated[
@@ -117,6 +124,7 @@ def run(
                     "eval_episodes": eval_episodes,
                     "device": device,
                     "reward_backend": reward_backend,
+                    "simulator": simulator,
                     "video": video,
                     "final_top_k": final_top_k,
                     "env_reward_is_baseline": env_reward_is_baseline,
@@ -197,7 +205,8 @@ def _new_run_spec(*, env: str | None, task: str | None, **given: Any) -> RunSpec
     except ValidationError as exc:
         raise typer.BadParameter(_flag_errors(exc)) from None
     except RunOptionError as exc:
-        raise typer.BadParameter(exc.message) from None
+        message = f"{_flag(exc.loc[-1])}: {exc.message}" if exc.loc else exc.message
+        raise typer.BadParameter(message) from None
     except ValueError as exc:  # a custom card that does not load
         raise typer.BadParameter(str(exc)) from None
 
@@ -207,9 +216,14 @@ def _flag_errors(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
         name = str(error["loc"][-1]) if error["loc"] else "options"
-        flag = {"card_spec": "env-card", "fitness_metric": "fitness"}.get(name, name)
-        lines.append(f"--{flag.replace('_', '-')}: {error['msg']}")
+        lines.append(f"{_flag(name)}: {error['msg']}")
     return "; ".join(lines)
+
+
+def _flag(field: str) -> str:
+    """The flag of a run spec's field: --env-card for card_spec, --n-envs for n_envs."""
+    name = {"card_spec": "env-card", "fitness_metric": "fitness", "env_id": "env"}.get(field, field)
+    return f"--{name.replace('_', '-')}"
 
 
 def _cancel_on_interrupt(console: Console, run_id: str) -> threading.Event:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.db.models import Candidate, LLMCall, Run
 from app.db.session import make_engine, make_session_factory
 from envs import get_card
+from tests.cli.panel import flat
 from tests.fake_llm import (
     FakeLLMServer,
     Reply,
@@ -157,6 +158,8 @@ def test_cli_show_and_export_the_best_reward(fake_llm: FakeLLMServer, tmp_path: 
 def test_cli_rejects_unknown_env_and_metric_clearly(tmp_path: Path) -> None:
     env = cli_env(tmp_path / "data")
     bad_env = run_cli(["run", "--env", "NoSuchEnv-v0", "--task", "x", "--offline"], env)
-    assert bad_env.returncode != 0 and "unknown env 'NoSuchEnv-v0'" in bad_env.stderr
+    assert bad_env.returncode != 0
+    assert "--env: unknown env 'NoSuchEnv-v0'" in flat(bad_env.stderr)
     bad_metric = run_cli(["run", "--env", ENV_ID, "--task", "x", "--fitness", "nope"], env)
-    assert bad_metric.returncode != 0 and "no fitness metric 'nope'" in bad_metric.stderr
+    assert bad_metric.returncode != 0
+    assert f"--fitness: {ENV_ID} has no fitness metric 'nope'" in flat(bad_metric.stderr)

@@ -4,13 +4,13 @@ admits torch but not its file and compiler entry points, and the rewards train."
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 from sqlalchemy import select
 
 from app.db.models import Candidate, Iteration
 from app.db.session import make_engine, make_session_factory
+from tests.cli.panel import flat
 from tests.fake_llm import FakeLLMServer, Reply
 from tests.processes import cli_env, run_cli
 
@@ -74,12 +74,7 @@ def test_cli_refuses_unknown_backend_and_device(tmp_path: Path) -> None:
     base = ["run", "--env", ENV_ID, "--task", "x", "--offline"]
     backend = run_cli([*base, "--reward-backend", "jax"], env)
     assert backend.returncode != 0
-    assert "--reward-backend: Input should be 'numpy' or 'torch'" in _flat(backend.stderr)
+    assert "--reward-backend: Input should be 'numpy' or 'torch'" in flat(backend.stderr)
     device = run_cli([*base, "--device", "tpu"], env)
     assert device.returncode != 0
-    assert "--device: Value error, device must be auto, cpu or cuda[:N]" in _flat(device.stderr)
-
-
-def _flat(text: str) -> str:
-    """The CLI's error panel as one line: no box drawing, no wrapping."""
-    return " ".join(re.sub(r"[\u2500-\u257f]", " ", text).split())
+    assert "--device: Value error, device must be auto, cpu or cuda[:N]" in flat(device.stderr)
