@@ -29,12 +29,14 @@ from app.db.repository import get_run, list_runs
 from app.run_options import (
     MAX_FINAL_SEEDS,
     MAX_ITERATIONS,
+    MAX_N_ENVS,
     MAX_SAMPLES,
     MAX_TIMESTEPS,
     MIN_TIMESTEPS,
 )
 from app.web.runs_list import COLUMNS, PAGE_SIZE, RunsQuery, duration, pages
 from envs import list_cards
+from sandbox.batched import MAX_BATCHED_ENVS
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -53,6 +55,8 @@ LIMITS = {
     "max_timesteps": MAX_TIMESTEPS,
     "final_seeds": MAX_FINAL_SEEDS,
     "task_chars": MAX_TEXT_CHARS,
+    "n_envs": MAX_N_ENVS,
+    "batched_envs": MAX_BATCHED_ENVS,
 }
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)

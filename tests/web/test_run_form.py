@@ -101,8 +101,11 @@ def test_advanced_options_choose_the_device_and_torch_rewards(page: Page, served
     page.get_by_role("button", name="Start run").click()
     page.wait_for_url(re.compile(r".*/runs/(?!new$)[^/]+$"))
     run_id = page.url.rstrip("/").rsplit("/", 1)[-1]
-    expect(page.locator(".run-head .sub")).to_contain_text("reward code: torch · device cpu")
+    expect(page.locator(".run-head .sub")).to_contain_text(
+        "reward code: torch · device cpu · simulator mujoco"
+    )
     headers = {"Authorization": f"Bearer {TOKEN}"}
     served.api.post(f"/api/runs/{run_id}/cancel", headers=headers).raise_for_status()
     options = served.api.get(f"/api/runs/{run_id}").raise_for_status().json()["options"]
     assert options["device"] == "cpu" and options["reward_backend"] == "torch"
+    assert options["simulator"] == "mujoco"
