@@ -1,7 +1,8 @@
 """The Ray executor: each candidate job is a Ray task on some node of a cluster.
 
 A task (``num_cpus`` per candidate, and the configured GPU fraction for device
-cuda, or auto on a cluster with GPUs) runs
+cuda, or auto on a cluster with GPUs, whichever simulator the candidate trains
+on: MuJoCo Warp's batched worlds run where the policy's device is) runs
 :func:`app.execution.ray_node.run_on_node`: the same launcher and
 sandboxes as the local executor, in a scratch directory on that node. The task
 returns the result with the candidate's files as bytes, and this side writes
@@ -153,7 +154,9 @@ class RayExecutor(Executor):
 
     def _wants_gpu(self, device: str) -> bool:
         """A GPU share for ``device``: always for cuda, for auto only on a cluster that
-        has GPUs (else the task would wait for one forever)."""
+        has GPUs (else the task would wait for one forever). The batched simulator
+        (``mujoco_warp``) steps its worlds on the policy's device, so the device alone
+        decides for it too; on cpu it runs on Warp's CPU backend."""
         if device == "cpu" or self.gpus_per_candidate == 0:
             return False
         if device != "auto":
