@@ -52,6 +52,7 @@ __all__ = ["LOG_TAIL_BYTES", "SandboxCommand", "SandboxPolicy", "build_command",
 ERROR_TAIL_CHARS = 3000
 TRAIN_SPEC_FILE = "train_spec.json"
 EVAL_SPEC_FILE = "eval_spec.json"
+WARP_CACHE_DIR = "warp-cache"
 LOG_FILES = [
     f"{job}.{stream}.log" for job in ("train", "evaluate") for stream in ("stdout", "stderr")
 ]
@@ -140,6 +141,9 @@ def build_command(
         ),
         "HOME": str(output_dir),
         "PWD": str(output_dir),
+        # MuJoCo Warp compiles its kernels into this cache: the candidate's own, never one
+        # shared with other sandboxes, whose kernels it could otherwise replace.
+        "WARP_CACHE_PATH": str(output_dir / WARP_CACHE_DIR),
         "MUJOCO_GL": "egl",
         "SDL_VIDEODRIVER": "dummy",
         "PYTHONHASHSEED": "0",
@@ -199,6 +203,8 @@ def _crashed(end: ProcessExit, level: str, problem: str) -> LaunchOutcome:
 
 
 def _on_gpu(device: str) -> bool:
+    """Whether the sandbox gets the GPU nodes: its device may be CUDA and there is a GPU.
+    The batched simulator runs on the policy's device, so this holds for it too."""
     return device != "cpu" and bool(isolation.gpu_devices())
 
 

@@ -15,6 +15,7 @@ import pytest
 from app.execution.isolation import LEVELS, probe, strongest
 from app.execution.launcher import (
     LOG_TAIL_BYTES,
+    WARP_CACHE_DIR,
     SandboxPolicy,
     build_command,
     launch_training,
@@ -107,6 +108,25 @@ return 0.0, {}
     assert seen["env"]["HOME"] == str(tmp_path)
     assert seen["isolated"] == 1
     assert "secret" not in json.dumps(seen)
+
+
+def test_warp_kernel_cache_is_the_candidates_own_and_writable(tmp_path: Path) -> None:
+    """MuJoCo Warp writes compiled kernels to WARP_CACHE_PATH: inside this sandbox's
+    output, never a cache another candidate's kernels are loaded from."""
+    write_cache = _reward(
+        """
+cache = os.environ["WARP_CACHE_PATH"]
+os.makedirs(cache, exist_ok=True)
+with open(os.path.join(cache, "kernel.bin"), "w") as fh:
+    fh.write("compiled")
+return 0.0, {}
+"""
+    )
+    outcome = _launch(tmp_path, write_cache)
+    assert (outcome.status, outcome.error_kind) == ("invalid", "smoke")
+    assert (tmp_path / WARP_CACHE_DIR / "kernel.bin").read_text() == "compiled"
+    command = build_command("sandbox.train", tmp_path / "spec.json", tmp_path)
+    assert command.env["WARP_CACHE_PATH"] == str(tmp_path / WARP_CACHE_DIR)
 
 
 def test_output_is_kept_to_its_last_64_kib(tmp_path: Path) -> None:
