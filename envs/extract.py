@@ -32,6 +32,21 @@ def batch_obs(obs: Any, obs_dim: int) -> np.ndarray:
     return arr
 
 
+class BatchInfos(list):  # type: ignore[type-arg]
+    """The B info dicts of a batched simulator's step, with every info field also held
+    as one column of shape (B, ...): :func:`info_array` reads the column instead of
+    looping over envs. The dicts themselves carry only what SB3 adds (the terminal
+    observation and the time-limit flag)."""
+
+    columns: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, batch: int, columns: Mapping[str, np.ndarray]) -> BatchInfos:
+        infos = cls({} for _ in range(batch))
+        infos.columns = dict(columns)
+        return infos
+
+
 def info_array(infos: Infos, key: str, batch: int) -> np.ndarray:
     """Stack ``infos[i][key]`` over the batch into a float64 array of shape (B, *shape).
 
@@ -40,6 +55,11 @@ def info_array(infos: Infos, key: str, batch: int) -> np.ndarray:
     """
     if len(infos) != batch:
         raise ValueError(f"expected {batch} info dicts (one per env), got {len(infos)}")
+    if isinstance(infos, BatchInfos):
+        if key not in infos.columns:
+            have = ", ".join(sorted(infos.columns)) or "nothing"
+            raise ValueError(f"step infos have no {key!r} (have: {have})")
+        return np.asarray(infos.columns[key], dtype=np.float64)
     values = []
     for i, info in enumerate(infos):
         if key not in info:

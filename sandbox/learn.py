@@ -21,11 +21,13 @@ from typing import Any
 import gymnasium as gym
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
 from envs.card import EnvCard, FitnessMetric
 from envs.training import sb3_policy_kwargs
 from sandbox import budget
+from sandbox.batched import unavailable_reason
+from sandbox.batched.hyperparams import scaled_hyperparams
 from sandbox.device import resolve_device
 from sandbox.outputs import write_json
 from sandbox.policy_file import ALGORITHMS, save_policy_file
@@ -49,8 +51,25 @@ STATS_STATE_FILE = "stats_state.json"
 def make_env(
     spec: TrainSpec, card: EnvCard, metric: FitnessMetric, reward_fn: RewardFn | None
 ) -> RewardWrapper:
-    """``n_envs`` envs in one process, their reward replaced per ``spec.reward_source``."""
-    venv = DummyVecEnv([partial(gym.make, spec.env_id, **card.make_kwargs)] * spec.n_envs)
+    """``n_envs`` envs in one process, their reward replaced per ``spec.reward_source``:
+    Gymnasium's envs stepped in turn, or all of them batched on the device
+    (``simulator="mujoco_warp"``, :mod:`sandbox.batched`)."""
+    venv: VecEnv
+    if spec.simulator == "mujoco":
+        venv = DummyVecEnv([partial(gym.make, spec.env_id, **card.make_kwargs)] * spec.n_envs)
+    else:
+        reason = unavailable_reason(spec.env_id, spec.simulator)
+        if reason is not None:
+            raise ValueError(reason)
+        from sandbox.batched.vec_env import BatchedVecEnv
+
+        venv = BatchedVecEnv(
+            spec.env_id,
+            spec.n_envs,
+            device=resolve_device(spec.device),
+            make_kwargs=card.make_kwargs,
+            seed=spec.seed,
+        )
     return RewardWrapper(
         venv, card=card, metric=metric, reward_source=spec.reward_source, reward_fn=reward_fn
     )
@@ -73,7 +92,9 @@ def cap_tensorboard(out: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def make_model(spec: TrainSpec, wrapper: RewardWrapper) -> tuple[BaseAlgorithm, dict[str, Any]]:
+def make_model(
+    spec: TrainSpec, wrapper: RewardWrapper, hyperparams: dict[str, Any]
+) -> tuple[BaseAlgorithm, dict[str, Any]]:
     """A fresh model, or the checkpointed one (and its statistics) to continue."""
     algorithm = ALGORITHMS[spec.algorithm]
     device = resolve_device(spec.device)
@@ -94,7 +115,7 @@ def make_model(spec: TrainSpec, wrapper: RewardWrapper) -> tuple[BaseAlgorithm, 
         wrapper,
         norm_obs=spec.normalize_obs,
         norm_reward=True,
-        gamma=float(spec.hyperparams.get("gamma", 0.99)),
+        gamma=float(hyperparams.get("gamma", 0.99)),
     )
     model = algorithm(
         "MlpPolicy",
@@ -104,7 +125,7 @@ def make_model(spec: TrainSpec, wrapper: RewardWrapper) -> tuple[BaseAlgorithm, 
         verbose=0,
         tensorboard_log=tensorboard_log,
         policy_kwargs=sb3_policy_kwargs(spec.policy_kwargs),
-        **spec.hyperparams,
+        **hyperparams,
     )
     return model, {}
 
@@ -127,7 +148,12 @@ def train(spec: TrainSpec, card: EnvCard, metric: FitnessMetric, reward_fn: Rewa
     torch.set_num_threads(1)
     out = Path(spec.output_dir)
     wrapper = make_env(spec, card, metric, reward_fn)
-    model, resumed = make_model(spec, wrapper)
+    hyperparams, scaled_note = dict(spec.hyperparams), None
+    if spec.simulator != "mujoco":
+        hyperparams, scaled_note = scaled_hyperparams(
+            spec.algorithm, hyperparams, card.training.n_envs, spec.n_envs
+        )
+    model, resumed = make_model(spec, wrapper, hyperparams)
     steps = budget.plan(spec.timesteps, model.num_timesteps, spec.n_envs)
     info = {
         "env_id": spec.env_id,
@@ -136,7 +162,10 @@ def train(spec: TrainSpec, card: EnvCard, metric: FitnessMetric, reward_fn: Rewa
         "fitness_metric": metric.name,
         "fitness_reduce": metric.reduce,
         "budget_note": steps.note,
+        "simulator": spec.simulator,
     }
+    if scaled_note:
+        info["hyperparams_note"] = scaled_note
     stats = TrainingStats(
         wrapper,
         out,

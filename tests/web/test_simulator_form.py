@@ -19,7 +19,7 @@ pytestmark = pytest.mark.xdist_group("web-simulator")
 
 BATCHED_ENV = "HalfCheetah-v5"
 BATCHED_HERE = unavailable_reason(BATCHED_ENV, "mujoco_warp")
-HINT = "mujoco_warp: all envs batched on one GPU; HalfCheetah, Hopper, Walker2d, Swimmer, Ant"
+HINT = "mujoco_warp: all envs batched on one GPU; HalfCheetah, Hopper, Walker2d, Swimmer"
 
 
 @pytest.fixture(scope="module")
