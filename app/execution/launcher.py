@@ -37,6 +37,7 @@ from app.execution.reports import (
     read_report,
 )
 from app.execution.supervise import LOG_TAIL_BYTES, ProcessExit, SandboxCommand, supervise
+from app.execution.warp_cache import seed_cache
 from sandbox.spec import (
     EVAL_FILE,
     HEARTBEAT_FILE,
@@ -253,6 +254,8 @@ def launch_training(
     for stale in (RESULT_FILE, HEARTBEAT_FILE, STATS_FILE):
         remove_file(out / stale)
     write_file(out / TRAIN_SPEC_FILE, spec.to_json())
+    gpu = _on_gpu(spec.device)
+    seed_cache(spec, out / WARP_CACHE_DIR, gpu=gpu)
     resume = [Path(spec.resume_from)] if spec.resume_from else []
     command = build_command(
         "sandbox.train",
@@ -261,7 +264,7 @@ def launch_training(
         policy=policy,
         cpu_seconds=deadline_s,
         read_only=resume,
-        gpu=_on_gpu(spec.device),
+        gpu=gpu,
     )
     end = supervise(
         command,
