@@ -92,12 +92,13 @@ class WarpSim:
             self._substeps()
 
     def reset(self, worlds: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor) -> None:
-        """``mj_resetData`` for the worlds in the bool mask ``worlds``, then their state."""
+        """``mj_resetData`` for the worlds in the bool mask ``worlds``, then their rows of
+        ``qpos`` (nworld, nq) and ``qvel`` (nworld, nv); the other rows are not read."""
         self._reset_mask_t.copy_(worlds)
         with self._wp.ScopedDevice(self.device):
             self._mjw.reset_data(self.model, self.data, reset=self._reset_mask)
-        self.qpos[worlds] = qpos.to(self.qpos.dtype)
-        self.qvel[worlds] = qvel.to(self.qvel.dtype)
+        self.qpos[worlds] = qpos[worlds].to(self.qpos.dtype)
+        self.qvel[worlds] = qvel[worlds].to(self.qvel.dtype)
 
     def synchronize(self) -> None:
         self._wp.synchronize_device(self.device)

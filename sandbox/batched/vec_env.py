@@ -84,8 +84,8 @@ class BatchedVecEnv(VecEnv):
         return qpos, qvel
 
     def reset_worlds(self, worlds: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor) -> None:
-        """Start new episodes in the worlds of the bool mask ``worlds`` from the given
-        states (rows for those worlds only)."""
+        """Start new episodes in the worlds of the bool mask ``worlds`` from their rows of
+        ``qpos`` and ``qvel`` (one row per world; the other rows are not read)."""
         self.sim.reset(worlds, qpos, qvel)
         view = self.sim.view
         self.obs_tensor[worlds] = self.task.observe(view)[worlds]

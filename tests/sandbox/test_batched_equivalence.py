@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(
     reason="mujoco-warp is a project dependency; this only guards a partial install",
 )
 
-STEPS = 120
+STEPS = 100
 OPEN_LOOP_STEPS = 15
 STEP_TOL = 1e-3  # |batched - gymnasium| / (1 + |gymnasium|), per value, one step
 OPEN_LOOP_TOL = 2e-3
