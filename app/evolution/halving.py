@@ -9,7 +9,11 @@ scratch. The last rung is the full budget.
 Run options (app.run_options.TrainingOptions): ``halving`` (true, false, or
 null: on when samples >= 4), ``halving_rungs`` (budget fractions, increasing,
 ending at 1.0; default 0.25, 0.5, 1.0) and ``halving_keep`` (the fraction kept
-at each cut; 0.5). The cut ranks by the one rule of app.evolution.selection.
+at each cut; 0.5). The cut ranks by the one rule of app.evolution.selection, and
+cuts only where the gap exceeds the noise: a candidate ranked below the kept
+fraction still goes on when its fitness is within ``NOISE_Z`` standard errors
+(of the two evaluations' means, from their episodes' spread) of the weakest
+kept one. With one evaluation episode the spread is unknown and the rank decides.
 
 Progress lives on the candidate rows, so a killed worker resumes mid-halving:
 after a rung, a candidate's row holds that rung's statistics, evaluation,
@@ -37,6 +41,7 @@ from app.run_options import HALVING_MIN_SAMPLES, RunSpec, TrainingOptions
 from sandbox.spec import CHECKPOINT_DIR
 
 RUNGS_DIR = "halving"
+NOISE_Z = 2.0  # a gap under two standard errors of the difference is not a difference
 
 
 @dataclass(frozen=True)
@@ -216,11 +221,29 @@ def _cut(
         full_budget=lambda e: True,  # all at this rung's budget
     )
     survivors = order[: max(1, math.ceil(entered * keep))]
-    for entry in survivors:
+    edge = survivors[-1]
+    within_noise = [e for e in order[len(survivors) :] if _within_noise(edge, e)]
+    for entry in survivors + within_noise:
         entry.kept = True
     losers = [e for e in contenders if not e.kept]
-    report.cut(rung, survivors, losers)
+    report.cut(rung, survivors + within_noise, losers, within_noise)
     return losers
+
+
+def _standard_error(entry: _Entry) -> float:
+    """The standard error of a rung evaluation's mean fitness (0 when unknown)."""
+    assert entry.last is not None
+    evaluation = entry.last.evaluation or {}
+    spread, episodes = evaluation.get("fitness_std"), evaluation.get("episodes")
+    if not isinstance(spread, int | float) or not isinstance(episodes, int) or episodes < 2:
+        return 0.0
+    # The evaluator reports the population spread; the sample's is a little wider.
+    return float(spread) * math.sqrt(episodes / (episodes - 1)) / math.sqrt(episodes)
+
+
+def _within_noise(edge: _Entry, other: _Entry) -> bool:
+    noise = NOISE_Z * math.hypot(_standard_error(edge), _standard_error(other))
+    return abs(_fitness(edge) - _fitness(other)) <= noise
 
 
 def _fitness(entry: _Entry) -> float:
@@ -322,14 +345,23 @@ class _Reporter:
         data = self.store.record_rung(self.run_id, result, entry.rung)
         self.progress("candidate.rung", data)
 
-    def cut(self, rung: int, survivors: list[_Entry], losers: list[_Entry]) -> None:
-        """Mark the survivors kept, in one transaction with the event that names both sides."""
+    def cut(
+        self,
+        rung: int,
+        survivors: list[_Entry],
+        losers: list[_Entry],
+        within_noise: list[_Entry],
+    ) -> None:
+        """Mark the survivors kept, in one transaction with the event that names both sides
+        (and which survivors ranked below the kept fraction but within the noise)."""
         data = {
             "iteration": self.iteration,
             "rung": rung,
             "budget": self.plan.budgets[rung],
             "kept": {e.job.key: _fitness(e) for e in survivors},
             "stopped": {e.job.key: _fitness(e) for e in losers},
+            "kept_within_noise": [e.job.key for e in within_noise],
+            "noise_z": NOISE_Z,
         }
         info = _halving_info(rung, self.plan, kept=True)
         self.store.mark_kept(self.run_id, {e.job.key: info for e in survivors}, data)

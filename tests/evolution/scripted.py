@@ -46,8 +46,16 @@ def reward_code(fitness: float, tag: str = "") -> str:
 class ScriptedExecutor(Executor):
     """Yields a done result per job, with the fitness ``fitness(job)`` scripts."""
 
-    def __init__(self, fitness: Callable[[CandidateJob], float] = scripted_fitness) -> None:
+    def __init__(
+        self,
+        fitness: Callable[[CandidateJob], float] = scripted_fitness,
+        *,
+        spread: float | None = None,
+    ) -> None:
+        """``spread``: the evaluation's episode spread (fitness_std over 5 episodes);
+        None: one episode, as the fast tests evaluate."""
         self.fitness = fitness
+        self.spread = spread
         self.jobs: list[CandidateJob] = []
 
     def run(
@@ -68,11 +76,14 @@ class ScriptedExecutor(Executor):
             out = Path(job.train.output_dir)
             (out / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)  # halving resumes here
             fitness = self.fitness(job)
+            evaluation: dict = {"fitness": fitness, "episodes": 1}
+            if self.spread is not None:
+                evaluation = {"fitness": fitness, "episodes": 5, "fitness_std": self.spread}
             yield CandidateResult(
                 job.key,
                 "done",
                 stats={"steps": steps, "checkpoints": [{"steps": steps, "fitness": fitness}]},
-                evaluation={"fitness": fitness, "episodes": 1},
+                evaluation=evaluation,
                 fitness=fitness,
                 success_rate=1.0 if fitness > 0 else 0.0,
                 env_steps=steps,

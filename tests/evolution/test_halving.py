@@ -18,10 +18,16 @@ from app.execution.local import LocalExecutor
 from app.execution.process import descendants
 from app.run_options import TrainingOptions
 from tests.evolution.runs import TinyRun, new_run
+from tests.evolution.scripted import ScriptedExecutor, reward_code
+from tests.fake_llm import FakeLLMServer, Reply
 from tests.processes import cli_env, start_cli
 
 HALVING = {"eval_episodes": 1, "video": False, "halving": True}
 BUDGETS = [512, 1024, 2048]  # 0.25, 0.5 and 1.0 of 2048 steps
+
+
+def _answer(code: str) -> str:
+    return f"Here is the reward.\n\n```python\n{code}```\n"
 
 
 def _halving_run(tmp_path: Path) -> TinyRun:
@@ -171,3 +177,48 @@ def test_halving_options_are_checked_and_default_on_from_four_samples() -> None:
     for options, message in bad:
         with pytest.raises(ValueError, match=message):
             TrainingOptions.model_validate(options)
+
+
+def test_halving_cuts_only_where_the_gap_exceeds_the_noise(tmp_path: Path) -> None:
+    # Four candidates at 1.0, 0.98, 0.97 and 0.4, each evaluated on 5 episodes with a
+    # spread of 0.05: 0.97 is within two standard errors of 0.98 (the weakest of the
+    # half kept), so it goes on; 0.4 is not.
+    answers = [_answer(reward_code(f, tag=str(f))) for f in (1.0, 0.98, 0.97, 0.4)]
+    with FakeLLMServer(default=Reply(answers)) as llm:
+        tiny = new_run(
+            tmp_path / "data",
+            llm={"model": "fake-model", "base_url": llm.base_url},
+            samples=4,
+            iterations=1,
+            final_seeds=0,
+            timesteps=2048,
+            options=HALVING,
+        )
+        assert tiny.execute(ScriptedExecutor(spread=0.05)) == "succeeded"
+    fitness = {c.id: c.fitness for c in tiny.candidates()}
+    cuts = tiny.events("halving.cut")
+    first = cuts[0]
+    assert sorted(first["kept"].values()) == [0.97, 0.98, 1.0]
+    assert list(first["stopped"].values()) == [0.4]
+    assert [fitness[k] for k in first["kept_within_noise"]] == [0.97]
+    # At the next rung all three are within the noise of the kept pair: none stops.
+    assert cuts[1]["stopped"] == {} and len(cuts[1]["kept"]) == 3
+    done = sorted(c.fitness for c in tiny.candidates() if c.status == "done")
+    assert done == [0.97, 0.98, 1.0]
+
+
+def test_without_a_spread_the_rank_alone_cuts(tmp_path: Path) -> None:
+    answers = [_answer(reward_code(f, tag=str(f))) for f in (1.0, 0.98, 0.97, 0.4)]
+    with FakeLLMServer(default=Reply(answers)) as llm:
+        tiny = new_run(
+            tmp_path / "data",
+            llm={"model": "fake-model", "base_url": llm.base_url},
+            samples=4,
+            iterations=1,
+            final_seeds=0,
+            timesteps=2048,
+            options=HALVING,
+        )
+        assert tiny.execute(ScriptedExecutor()) == "succeeded"
+    first = tiny.events("halving.cut")[0]
+    assert sorted(first["kept"].values()) == [0.98, 1.0] and first["kept_within_noise"] == []
