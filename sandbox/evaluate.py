@@ -14,6 +14,8 @@ card's fitness metric. Only this fitness selects candidates.
      "env_return": mean, "env_return_std": ...,
      "episode_fitness": [...], "episode_env_return": [...],
      "episode_length": [...], "episode_success": [...],
+     "behaviour": {"ended_early": 2,          # episodes the env ended (a fall), not the limit
+                   "state_means": {"torso_height": 1.21, ...}},  # scalar state vars, per step
      "video": "rollout.mp4" or null, "video_frames": 200, "video_fps": 25.0}
 
 Non-finite numbers are written as null. On an error nothing is written and the
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,7 @@ from envs import get_card
 from envs.card import EnvCard, FitnessMetric, reduce_episode
 from sandbox.camera import Camera, EnvRenderCamera, MujocoCamera, is_mujoco, step_seconds
 from sandbox.device import resolve_device
-from sandbox.outputs import write_json
+from sandbox.outputs import finite_or_none, write_json
 from sandbox.policy_file import ObsNormalizer, build_policy, load_policy_file
 from sandbox.spec import EVAL_FILE, VIDEO_FILE, EvalSpec, read_spec
 from sandbox.video import Film, FilmPlan, VideoWriter
@@ -49,6 +51,8 @@ class Episode:
     fitness: float
     env_return: float
     length: int
+    ended_early: bool = False  # terminated (the env's own end, e.g. a fall), not the time limit
+    state_means: dict[str, float] = field(default_factory=dict)  # scalar state vars, per step
 
 
 def make_env(spec: EvalSpec, card: EnvCard) -> tuple[gym.Env, Camera | None]:
@@ -89,6 +93,8 @@ def run_episode(
     obs, _ = env.reset(seed=seed)
     values: list[float] = []
     env_return = 0.0
+    scalars = [v.name for v in card.state_vars if v.shape == ()]
+    sums = dict.fromkeys(scalars, 0.0)
     if film is not None:
         film.after_step(0)
     while True:
@@ -96,12 +102,21 @@ def run_episode(
         obs, reward, terminated, truncated, info = env.step(action)
         state = card.extract(obs[None], [info])
         values.append(float(np.asarray(metric.step(state, action[None]))[0]))
+        for name in scalars:
+            sums[name] += float(np.asarray(state[name]).reshape(-1)[0])
         env_return += float(reward)
         if film is not None:
             film.after_step(len(values))
         if terminated or truncated:
             break
-    return Episode(reduce_episode(np.asarray(values), metric.reduce), env_return, len(values))
+    steps = len(values)
+    return Episode(
+        reduce_episode(np.asarray(values), metric.reduce),
+        env_return,
+        steps,
+        ended_early=bool(terminated),
+        state_means={name: total / steps for name, total in sums.items()},
+    )
 
 
 def evaluate(spec: EvalSpec) -> dict[str, Any]:
@@ -164,9 +179,22 @@ def summarise(
         "episode_env_return": returns.tolist(),
         "episode_length": [e.length for e in episodes],
         "episode_success": success,
+        "behaviour": behaviour(episodes),
         "video": VIDEO_FILE if video is not None and video.frames else None,
         "video_frames": video.frames if video is not None else 0,
         "video_fps": video.fps if video is not None and video.frames else None,
+    }
+
+
+def behaviour(episodes: list[Episode]) -> dict[str, Any]:
+    """How the policy behaved: how many episodes ended before the time limit, and the
+    mean of each scalar state variable over every step of every episode."""
+    steps = sum(e.length for e in episodes)
+    names = list(episodes[0].state_means) if episodes else []
+    means = {name: sum(e.state_means[name] * e.length for e in episodes) / steps for name in names}
+    return {
+        "ended_early": sum(e.ended_early for e in episodes),
+        "state_means": {name: finite_or_none(value) for name, value in means.items()},
     }
 
 

@@ -1,6 +1,7 @@
 """What the next prompt is told about the search beyond its parent: how candidates
 train, a line per candidate of the last iteration, what earlier iterations tried on
-the way to the parent and how it did, and which components never changed.
+the way to the parent and how it did, which components never changed, and how the
+parent's policy behaved in the trusted evaluation.
 
 Plain text lines built from stored rows; prompts/search_so_far.v1.j2 and
 prompts/training_setup.v1.j2 lay them out.
@@ -46,7 +47,30 @@ def search_so_far(
         last_iteration=[candidate_line(c) for c in last],
         history=_history(candidates, index=index, parent=parent),
         constant_components=constant_components(parent.stats) if parent else [],
+        parent_behaviour=behaviour_text(parent.evaluation) if parent else None,
     )
+
+
+def behaviour_text(evaluation: Mapping[str, Any] | None) -> str | None:
+    """``3 of 5 episodes ended early (the env ended them, e.g. a fall), mean length 212;
+    per-step means: torso_height 1.21, x_velocity 0.8``, from the trusted evaluation."""
+    evaluation = evaluation or {}
+    behaviour = evaluation.get("behaviour")
+    episodes, lengths = evaluation.get("episodes"), evaluation.get("episode_length") or []
+    if not isinstance(behaviour, Mapping) or not isinstance(episodes, int) or not episodes:
+        return None
+    early = behaviour.get("ended_early") or 0
+    text = f"{early} of {episodes} episodes ended early (the env ended them, e.g. a fall)"
+    if lengths:
+        text += f", mean length {sum(lengths) / len(lengths):.0f} steps"
+    means = [
+        f"{name} {_number(value)}"
+        for name, value in (behaviour.get("state_means") or {}).items()
+        if isinstance(value, int | float) and math.isfinite(value)
+    ]
+    if means:
+        text += "; mean over every step: " + ", ".join(means)
+    return text
 
 
 def candidate_line(c: Candidate) -> str:
@@ -70,6 +94,10 @@ def candidate_line(c: Candidate) -> str:
     correlation = stats.get("correlation")
     if isinstance(correlation, int | float) and math.isfinite(correlation):
         parts.append(f"reward/fitness correlation {correlation:.2f}")
+    evaluation = c.evaluation or {}
+    early = (evaluation.get("behaviour") or {}).get("ended_early")
+    if isinstance(early, int) and early:
+        parts.append(f"{early} of {evaluation.get('episodes')} evaluation episodes ended early")
     if c.duplicate_of:
         parts.append("same code as an earlier candidate")
     return "; ".join(parts)

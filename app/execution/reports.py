@@ -24,6 +24,7 @@ MAX_ERROR_CHARS = 8000
 MAX_EPISODES = 10_000
 MAX_NAME_CHARS = 64
 MAX_NOTE_CHARS = 500
+MAX_STATE_VARS = 64
 
 
 def _clip(limit: int) -> AfterValidator:
@@ -95,6 +96,13 @@ class TrainStats(_Report):
     budget_note: Note | None = None  # why steps differs from timesteps
 
 
+class Behaviour(_Report):
+    """How an evaluated policy behaved (see sandbox.evaluate.behaviour)."""
+
+    ended_early: int = Field(0, ge=0)
+    state_means: dict[Name, Number] = Field(default_factory=dict, max_length=MAX_STATE_VARS)
+
+
 class Evaluation(_Report):
     """evaluation.json of the evaluator (see sandbox.evaluate)."""
 
@@ -113,6 +121,7 @@ class Evaluation(_Report):
     episode_env_return: list[Number] = Field(max_length=MAX_EPISODES)
     episode_length: list[int] = Field(max_length=MAX_EPISODES)
     episode_success: list[bool] = Field(max_length=MAX_EPISODES)
+    behaviour: Behaviour | None = None
     video: Annotated[str, AfterValidator(_own_video)] | None = None
     video_frames: int = Field(0, ge=0)
 

@@ -57,11 +57,12 @@ class TrainingSetup:
 class SearchSoFar:
     """The search beyond the parent: a line per candidate of the last iteration, a line
     per earlier iteration (what the parent's ancestors tried), the parent's components
-    that never changed."""
+    that never changed, and how the parent's policy behaved."""
 
     last_iteration: Sequence[str] = ()
     history: Sequence[str] = ()
     constant_components: Sequence[str] = ()
+    parent_behaviour: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,12 @@ def build_messages(
     if has_parent and reflection.parent_reason:
         parts.insert(0, render("parent_choice", {"reason": reflection.parent_reason}))
     search = reflection.search
-    if search and (search.last_iteration or search.history or search.constant_components):
+    if search and (
+        search.last_iteration
+        or search.history
+        or search.constant_components
+        or search.parent_behaviour
+    ):
         parts.append(render("search_so_far", {**asdict(search), "metric_name": metric.name}))
     errors = summarize_errors(reflection.errors)
     if errors:

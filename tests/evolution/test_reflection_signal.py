@@ -7,7 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.db.models import Candidate, Iteration
-from app.evolution.search_history import candidate_line, constant_components, search_so_far
+from app.evolution.search_history import (
+    behaviour_text,
+    candidate_line,
+    constant_components,
+    search_so_far,
+)
 from app.llm.prompting import Reflection, SearchSoFar, TrainingSetup, build_messages
 from envs import get_card
 from tests.evolution.runs import new_run
@@ -44,6 +49,38 @@ def test_a_candidate_line_has_fitness_status_rung_final_components_and_correlati
     )
     assert "stopped by halving after rung 1/3 (250 env steps)" in candidate_line(stopped)
     assert constant_components(STATS) == ["alive"]
+
+
+FELL = {
+    "episodes": 5,
+    "episode_length": [40, 60, 50, 1000, 50],
+    "behaviour": {"ended_early": 4, "state_means": {"torso_height": 1.1, "x_velocity": None}},
+}
+
+
+def test_behaviour_from_the_trusted_evaluation_reaches_the_lines_and_the_prompt() -> None:
+    hopper = Candidate(
+        sample_index=1, status="done", fitness=0.3, success_rate=0.0, stats={}, evaluation=FELL
+    )
+    assert "4 of 5 evaluation episodes ended early" in candidate_line(hopper)
+    text = behaviour_text(FELL)
+    assert text == (
+        "4 of 5 episodes ended early (the env ended them, e.g. a fall), mean length 240 "
+        "steps; mean over every step: torso_height 1.10"
+    )
+    assert behaviour_text({}) is None and behaviour_text({"episodes": 5}) is None
+    card = get_card("Hopper-v5")
+    reflection = Reflection(
+        parent_code="def compute_reward(state, action):\n    return state['x_velocity'], {}\n",
+        search=SearchSoFar(parent_behaviour=text),
+    )
+    messages = build_messages(
+        card=card, metric=card.default_metric, task="hop", reflection=reflection
+    )
+    assert (
+        f"How the parent's trained policy behaved in the trusted evaluation: {text}."
+        in (messages[-1]["content"])
+    )
 
 
 def test_the_history_follows_the_parents_lineage_through_earlier_iterations() -> None:

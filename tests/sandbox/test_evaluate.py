@@ -37,6 +37,28 @@ def test_evaluation_scores_episodes_with_the_metric(evaluated: Path) -> None:
     assert all(-1.0 <= f <= 1.0 for f in report["episode_fitness"])
     assert report["success_rate"] == np.mean([f >= 0.6 for f in report["episode_fitness"]])
     assert report["episode_success"] == [f >= 0.6 for f in report["episode_fitness"]]
+    # Behaviour: Pendulum only ends at its time limit, and the per-step mean of its
+    # uprightness is the metric mean_uprightness itself.
+    behaviour = report["behaviour"]
+    assert behaviour["ended_early"] == 0
+    assert behaviour["state_means"]["uprightness"] == pytest.approx(report["fitness"])
+    assert "angular_velocity" in behaviour["state_means"]
+
+
+def test_an_episode_the_env_ends_counts_as_ended_early() -> None:
+    import gymnasium as gym
+
+    from envs import get_card
+    from sandbox.evaluate import behaviour, run_episode
+
+    card = get_card("Hopper-v5")
+    env = gym.make("Hopper-v5")
+    rng = np.random.default_rng(0)
+    falls = run_episode(env, lambda obs: rng.uniform(-1, 1, 3), card, card.default_metric, seed=0)
+    assert falls.ended_early and falls.length < 1000
+    summary = behaviour([falls])
+    assert summary["ended_early"] == 1
+    assert summary["state_means"]["is_healthy"] < 1.0  # its last step was unhealthy
 
 
 def test_evaluation_is_deterministic(trained_pendulum: Trained, evaluated: Path, tmp_path: Path):
