@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from importlib.metadata import version
 
 from rich.console import Console
 from rich.table import Table
@@ -19,6 +20,7 @@ from sqlalchemy.engine import make_url
 from app.config import Settings, get_settings
 from app.execution import isolation
 from app.execution.cgroup import pids_root
+from sandbox.batched import BATCHED_ENV_IDS, unavailable_reason
 
 _RENDER_PROBE = (
     "import mujoco; m = mujoco.MjModel.from_xml_string('<mujoco><worldbody/></mujoco>'); "
@@ -116,6 +118,20 @@ def database_finding(settings: Settings) -> Finding:
     return Finding("database", True, f"{shown}: reachable")
 
 
+def simulator_finding() -> Finding:
+    """Whether the batched simulator (``simulator: mujoco_warp``) can run here, and where."""
+    reason = unavailable_reason(BATCHED_ENV_IDS[0], "mujoco_warp")
+    if reason is not None:
+        return Finding("batched simulator", False, f"{reason} (pip install mujoco-warp)")
+    versions = f"mujoco-warp {version('mujoco-warp')}, warp-lang {version('warp-lang')}"
+    covers = f"covers {', '.join(BATCHED_ENV_IDS)}"
+    gpus = isolation.gpu_devices()
+    if not gpus:
+        where = "no GPU device here: its worlds would run on Warp's CPU backend (slow)"
+        return Finding("batched simulator", False, f"{versions}; {where}; {covers}")
+    return Finding("batched simulator", True, f"{versions}; GPU devices {gpus[0]}...; {covers}")
+
+
 def llm_finding(settings: Settings) -> Finding:
     """Which proposer runs: a configured model, or the offline one (no request is sent)."""
     if not settings.llm_model:
@@ -136,6 +152,7 @@ def doctor() -> None:
         postgres_finding(),
         database_finding(settings),
         llm_finding(settings),
+        simulator_finding(),
     ]
     table = Table(title="rewardforge doctor", show_lines=True)
     for column in ("check", "", "detail"):

@@ -23,6 +23,8 @@ def test_doctor_reports_the_sandbox_level_and_what_to_install(tmp_path: Path) ->
     assert "not created yet" in out  # a fresh data dir: the SQLite file comes later
     assert "some-model at the OpenAI API (no API key set)" in out
     assert "MuJoCo rendering" in out and "Postgres client" in out
+    assert "batched simulator" in out and "mujoco-warp 4." in out
+    assert "covers HalfCheetah-v5, Hopper-v5, Walker2d-v5, Swimmer-v5" in out
 
 
 def test_doctor_says_when_the_database_cannot_be_reached(tmp_path: Path) -> None:
