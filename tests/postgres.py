@@ -3,6 +3,8 @@
 The throwaway cluster lives in a temp dir (initdb + pg_ctl from the Debian
 server package), listens on 127.0.0.1 on a free port with its socket in the
 temp dir, runs with fsync off, and is stopped and deleted when the session ends.
+Under pytest-xdist every worker is a session of its own, so each starts its own
+cluster (its own dir and port; the dir's name says which worker it serves).
 When the server binaries are missing the Postgres tests skip; install them with
 ``scripts/install_postgres.sh``. A server given by URL must let that role
 CREATE DATABASE: the fixtures in tests/databases.py make their own databases.
@@ -48,7 +50,8 @@ class ThrowawayCluster:
 
     def __init__(self, bin_dir: Path) -> None:
         self.bin_dir = bin_dir
-        self.root = Path(tempfile.mkdtemp(prefix="rewardforge-pg-"))
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        self.root = Path(tempfile.mkdtemp(prefix=f"rewardforge-pg-{worker}-"))
         self.data = self.root / "data"
         self.port = _free_port()
         # Postgres refuses to run as root: hand the dir to the postgres user.
@@ -72,7 +75,16 @@ class ThrowawayCluster:
         # UTF8 whatever the machine's locale; C collation keeps initdb fast.
         encoding = ["-E", "UTF8", "--locale=C"]
         self._run("initdb", "-D", data, "-U", SERVER_USER, "-A", "trust", "--no-sync", *encoding)
-        self.start_server()
+        # The free port is only free until someone binds it: another worker's server or
+        # any process may take it first. Then pg_ctl fails; try again on another port.
+        for attempt in range(3):
+            try:
+                self.start_server()
+                break
+            except RuntimeError:
+                if attempt == 2 or (self.data / "postmaster.pid").exists():
+                    raise
+                self.port = _free_port()
         url = f"postgresql+psycopg://{SERVER_USER}@127.0.0.1:{self.port}"
         create_database(f"{url}/postgres", DATABASE)
         return f"{url}/{DATABASE}"
