@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(BIN)/rewardforge run $(DEMO_ARGS)
 
 test: $(STAMP) system
-	$(BIN)/pytest -q -ra --durations=25
+	$(BIN)/pytest -q -ra --durations=25 -n 2
 
 serve: $(STAMP)
 	$(BIN)/rewardforge serve

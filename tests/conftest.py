@@ -15,6 +15,33 @@ for _threads in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 from tests.fake_llm import FakeLLMServer  # noqa: E402
 
+# Under pytest-xdist (`make test` runs `-n 2`) a worker that is free takes the next
+# test file in collection order. A file of several minutes taken last would run alone
+# at the end while the other worker idles, so these, the longest, come first, in this
+# order; the rest keep their order. Without xdist nothing is reordered.
+LONGEST_FIRST = (
+    "tests/test_demo.py",
+    "tests/sandbox/test_hostile.py",
+    "tests/execution/test_ray.py",
+    "tests/service/",
+    "tests/cli/",
+    "tests/web/",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput"):  # not an xdist worker
+        return
+
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        for position, prefix in enumerate(LONGEST_FIRST):
+            if path.startswith(prefix):
+                return position
+        return len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: each part keeps its own order
+
 
 @pytest.fixture
 def fake_llm() -> Iterator[FakeLLMServer]:
