@@ -7,8 +7,8 @@ episode length, reset noise and frame skip, and SB3's auto-reset with
 ``terminal_observation`` and ``TimeLimit.truncated`` in the infos.
 
 Everything is computed on the simulator's device as torch tensors; SB3 gets
-numpy where its buffers need it: one host copy of the observation, the reward,
-the done flags and the info columns per step. The infos are a
+numpy where its buffers need it: one device-to-host copy per step carries the
+observation, the reward, the done flags and the info columns. The infos are a
 :class:`~envs.extract.BatchInfos`: one small dict per env (SB3 writes into
 them) that also carries every info field as one column, which the card
 extractors read without a loop over envs.
@@ -170,7 +170,17 @@ class BatchedVecEnv(VecEnv):
 
 
 def _host(columns: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-    """Every tensor as a numpy array of its own on the host (float32 as computed). A copy
-    even on the CPU, where a tensor may be a view of the simulator's memory that the
-    next reset overwrites."""
-    return {name: value.detach().cpu().numpy().copy() for name, value in columns.items()}
+    """Every (B, ...) tensor as a numpy array on the host, in one device-to-host copy: the
+    columns travel as one float32 block (bool columns come back as bool). The block is
+    new memory each step, so no array aliases the simulator's, which resets overwrite."""
+    flat = [
+        value.detach().reshape(value.shape[0], -1).to(torch.float32) for value in columns.values()
+    ]
+    block = torch.cat(flat, dim=1).cpu().numpy()
+    out, start = {}, 0
+    for (name, value), part in zip(columns.items(), flat, strict=True):
+        width = part.shape[1]
+        array = block[:, start : start + width].reshape(value.shape)
+        out[name] = array.astype(bool) if value.dtype == torch.bool else array
+        start += width
+    return out
