@@ -179,10 +179,8 @@ def test_halving_options_are_checked_and_default_on_from_four_samples() -> None:
             TrainingOptions.model_validate(options)
 
 
-def test_halving_cuts_only_where_the_gap_exceeds_the_noise(tmp_path: Path) -> None:
-    # Four candidates at 1.0, 0.98, 0.97 and 0.4, each evaluated on 5 episodes with a
-    # spread of 0.05: 0.97 is within two standard errors of 0.98 (the weakest of the
-    # half kept), so it goes on; 0.4 is not.
+def _four_candidates(tmp_path: Path, executor: ScriptedExecutor) -> TinyRun:
+    """One halving iteration of four candidates scored 1.0, 0.98, 0.97 and 0.4."""
     answers = [_answer(reward_code(f, tag=str(f))) for f in (1.0, 0.98, 0.97, 0.4)]
     with FakeLLMServer(default=Reply(answers)) as llm:
         tiny = new_run(
@@ -194,7 +192,14 @@ def test_halving_cuts_only_where_the_gap_exceeds_the_noise(tmp_path: Path) -> No
             timesteps=2048,
             options=HALVING,
         )
-        assert tiny.execute(ScriptedExecutor(spread=0.05)) == "succeeded"
+        assert tiny.execute(executor) == "succeeded"
+    return tiny
+
+
+def test_halving_cuts_only_where_the_gap_exceeds_the_noise(tmp_path: Path) -> None:
+    # Each evaluated on 5 episodes with a spread of 0.05: 0.97 is within two standard
+    # errors of 0.98 (the weakest of the half kept), so it goes on; 0.4 is not.
+    tiny = _four_candidates(tmp_path, ScriptedExecutor(spread=0.05))
     fitness = {c.id: c.fitness for c in tiny.candidates()}
     cuts = tiny.events("halving.cut")
     first = cuts[0]
@@ -208,17 +213,5 @@ def test_halving_cuts_only_where_the_gap_exceeds_the_noise(tmp_path: Path) -> No
 
 
 def test_without_a_spread_the_rank_alone_cuts(tmp_path: Path) -> None:
-    answers = [_answer(reward_code(f, tag=str(f))) for f in (1.0, 0.98, 0.97, 0.4)]
-    with FakeLLMServer(default=Reply(answers)) as llm:
-        tiny = new_run(
-            tmp_path / "data",
-            llm={"model": "fake-model", "base_url": llm.base_url},
-            samples=4,
-            iterations=1,
-            final_seeds=0,
-            timesteps=2048,
-            options=HALVING,
-        )
-        assert tiny.execute(ScriptedExecutor()) == "succeeded"
-    first = tiny.events("halving.cut")[0]
+    first = _four_candidates(tmp_path, ScriptedExecutor()).events("halving.cut")[0]
     assert sorted(first["kept"].values()) == [0.98, 1.0] and first["kept_within_noise"] == []
