@@ -66,11 +66,19 @@ def warm(env_id: str, device: str) -> Path | None:
 
 def seed_cache(spec: TrainSpec, candidate_cache: Path, *, gpu: bool) -> None:
     """Give a batched-simulator candidate a private copy of the trusted kernel cache
-    (``gpu``: whether its sandbox gets the GPU, so its worlds run on CUDA)."""
+    (``gpu``: whether its sandbox gets the GPU, so its worlds run on CUDA). A data
+    directory that cannot be written (read-only, full) costs only the speed-up: the
+    candidate then compiles for itself."""
     if spec.simulator != "mujoco_warp" or unavailable_reason(spec.env_id, spec.simulator):
         return  # the worker reports why it cannot train
-    trusted = warm(spec.env_id, "cuda" if gpu else "cpu")
-    if trusted is not None:
-        shutil.copytree(
-            trusted, candidate_cache, dirs_exist_ok=True, ignore=shutil.ignore_patterns(DONE_MARKER)
-        )
+    try:
+        trusted = warm(spec.env_id, "cuda" if gpu else "cpu")
+        if trusted is not None:
+            shutil.copytree(
+                trusted,
+                candidate_cache,
+                dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns(DONE_MARKER),
+            )
+    except OSError as exc:
+        log.warning("no compiled MuJoCo Warp kernels for %s: %s", spec.env_id, exc)
