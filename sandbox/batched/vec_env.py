@@ -101,7 +101,7 @@ class BatchedVecEnv(VecEnv):
         self.reset_worlds(every, qpos, qvel)
         columns = self.task.reset_info(self.sim.qpos)
         self.reset_infos = list(BatchInfos.of(self.num_envs, _host(columns)))
-        return self.obs_tensor.cpu().numpy()
+        return _host({"obs": self.obs_tensor})["obs"]
 
     # --- steps --------------------------------------------------------------------
 
