@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -41,6 +42,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return len(LONGEST_FIRST)
 
     items.sort(key=rank)  # stable: each part keeps its own order
+
+
+@pytest.fixture
+def data_dir_setting(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], Path]]:
+    """Point this process's settings (``REWARDFORGE_DATA_DIR``) at a path for one test:
+    ``get_settings`` is cached, so it is cleared when the path is set and after the test."""
+    from app.config import get_settings
+
+    def point(path: Path) -> Path:
+        monkeypatch.setenv("REWARDFORGE_DATA_DIR", str(path))
+        get_settings.cache_clear()
+        return path
+
+    yield point
+    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,13 +12,13 @@ from sandbox.spec import TrainSpec
 
 
 def test_a_data_dir_that_cannot_hold_the_cache_costs_only_the_speed_up(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, data_dir_setting: Callable[[Path], Path], caplog: pytest.LogCaptureFixture
 ) -> None:
     # A file where the data directory should be: no cache can be made under it (as on a
     # read-only or full disk, whoever the user is).
     blocked = tmp_path / "data"
     blocked.write_text("not a directory")
-    monkeypatch.setenv("REWARDFORGE_DATA_DIR", str(blocked))
+    data_dir_setting(blocked)
     spec = TrainSpec(
         env_id="Hopper-v5",
         fitness_metric="forward_distance",

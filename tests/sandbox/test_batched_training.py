@@ -7,6 +7,7 @@ on Gymnasium's own env, as it does for the CPU path."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,9 @@ def _files(directory: Path) -> set[str]:
 
 
 def test_candidate_trains_on_batched_worlds_and_evaluates_on_gymnasium(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, data_dir_setting: Callable[[Path], Path]
 ) -> None:
-    monkeypatch.setenv("REWARDFORGE_DATA_DIR", str(tmp_path / "data"))
+    data_dir_setting(tmp_path / "data")
     card = get_card("HalfCheetah-v5")
     out = tmp_path / "candidate"
     train = TrainSpec(
@@ -78,9 +79,9 @@ def test_candidate_trains_on_batched_worlds_and_evaluates_on_gymnasium(
 
 
 def test_a_card_the_batched_simulator_does_not_cover_fails_with_a_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, data_dir_setting: Callable[[Path], Path]
 ) -> None:
-    monkeypatch.setenv("REWARDFORGE_DATA_DIR", str(tmp_path / "data"))
+    data_dir_setting(tmp_path / "data")
     train = TrainSpec(
         env_id="Pendulum-v1",
         fitness_metric=get_card("Pendulum-v1").default_metric.name,
