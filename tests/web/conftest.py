@@ -157,14 +157,38 @@ def open_context(
     return context
 
 
-@pytest.fixture
-def page(browser: Browser, served: Served) -> Iterator[Page]:
-    """A page in a fresh profile without a token; fails the test on uncaught JS errors."""
-    context = open_context(browser, served.base_url, token=False)
+@contextmanager
+def watched_page(browser: Browser, base_url: str, *, token: bool) -> Iterator[Page]:
+    """A page in a fresh profile; fails the test on uncaught JS errors."""
+    context = open_context(browser, base_url, token=token)
     errors = PageErrors()
     yield errors.watch(context.new_page())
     context.close()
     assert not errors.errors, f"JavaScript errors on the page: {errors.errors}"
+
+
+@pytest.fixture
+def page(browser: Browser, served: Served) -> Iterator[Page]:
+    """A page in a fresh profile without a token; fails the test on uncaught JS errors."""
+    with watched_page(browser, served.base_url, token=False) as new:
+        yield new
+
+
+@pytest.fixture(scope="module")
+def idle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """A server of this module's own with no workers: runs stay queued, nothing trains."""
+    with (
+        FakeLLMServer() as llm,
+        running_server(tmp_path_factory.mktemp("idle-server"), workers=0, llm=llm) as server,
+    ):
+        yield server
+
+
+@pytest.fixture
+def idle_page(browser: Browser, idle: Served) -> Iterator[Page]:
+    """A page on the idle server with the API token saved."""
+    with watched_page(browser, idle.base_url, token=True) as new:
+        yield new
 
 
 def save_artifact(name: str) -> Path:

@@ -3,20 +3,14 @@ runs list and its filters, env catalog, 404, labels, nothing from outside, phone
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from envs import list_cards
-from tests.fake_llm import FakeLLMServer
 from tests.web.conftest import (
     ENV_ID,
     PHONE,
-    PageErrors,
     Served,
     open_context,
-    running_server,
 )
 
 PAGES = ["/", "/runs/new", "/envs"]
@@ -30,24 +24,6 @@ UNLABELLED = """() => {
         .filter(el => !el.textContent.trim() && !el.getAttribute('aria-label'));
     return [...controls, ...buttons].map(el => el.outerHTML.slice(0, 120));
 }"""
-
-
-@pytest.fixture(scope="module")
-def idle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with (
-        FakeLLMServer() as llm,
-        running_server(tmp_path_factory.mktemp("idle-server"), workers=0, llm=llm) as server,
-    ):
-        yield server
-
-
-@pytest.fixture
-def idle_page(browser: Browser, idle: Served) -> Iterator[Page]:
-    context = open_context(browser, idle.base_url, token=True)
-    errors = PageErrors()
-    yield errors.watch(context.new_page())
-    context.close()
-    assert not errors.errors, f"JavaScript errors on the page: {errors.errors}"
 
 
 def test_runs_list_shows_runs_and_filters_by_status_and_env(idle: Served, idle_page: Page) -> None:
