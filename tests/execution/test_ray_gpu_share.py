@@ -57,32 +57,27 @@ def _gpus_asked(
     return float(recorder.options_seen["num_gpus"])
 
 
-@pytest.mark.parametrize("device", ["auto", "cuda", "cuda:1"])
-def test_batched_candidate_on_a_gpu_device_gets_a_gpu_share(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, device: str
+@pytest.mark.parametrize(
+    ("device", "cluster_gpus", "expected"),
+    [
+        ("auto", 2.0, SHARE),  # a GPU device gets its share
+        ("cuda", 2.0, SHARE),
+        ("cuda:1", 2.0, SHARE),
+        ("auto", 0.0, 0.0),  # auto on a CPU-only cluster asks for none
+        ("cpu", 2.0, 0.0),  # on the CPU: none
+    ],
+)
+def test_a_batched_candidate_gets_a_gpu_share_by_its_device(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    device: str,
+    cluster_gpus: float,
+    expected: float,
 ) -> None:
     asked = _gpus_asked(
-        tmp_path, monkeypatch, simulator="mujoco_warp", device=device, cluster_gpus=2.0
+        tmp_path, monkeypatch, simulator="mujoco_warp", device=device, cluster_gpus=cluster_gpus
     )
-    assert asked == SHARE
-
-
-def test_batched_candidate_with_device_auto_asks_a_cpu_only_cluster_for_no_gpu(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    asked = _gpus_asked(
-        tmp_path, monkeypatch, simulator="mujoco_warp", device="auto", cluster_gpus=0.0
-    )
-    assert asked == 0.0
-
-
-def test_batched_candidate_on_the_cpu_asks_for_no_gpu(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    asked = _gpus_asked(
-        tmp_path, monkeypatch, simulator="mujoco_warp", device="cpu", cluster_gpus=2.0
-    )
-    assert asked == 0.0
+    assert asked == expected
 
 
 @pytest.mark.parametrize("simulator", ["mujoco", "mujoco_warp"])
