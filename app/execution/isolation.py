@@ -157,7 +157,10 @@ def bwrap_argv(
     """``bwrap ... -- command``: the kernel level built by bubblewrap."""
     argv = [_tool("bwrap"), "--unshare-all", "--unshare-user", "--disable-userns"]
     argv += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox"]
-    argv += ["--die-with-parent", "--new-session", "--proc", "/proc"]
+    # No --new-session: the supervisor already started bwrap in a session of its own,
+    # with no controlling terminal to inject into, and a second session would be
+    # a scheduler autogroup of its own, out of reach of the niceness set on the first.
+    argv += ["--die-with-parent", "--proc", "/proc"]
     argv += ["--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev"]
     argv += ["--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm"]
     covered = []

@@ -177,7 +177,9 @@ def build_command(
     if policy.nice:  # training yields the CPU to requests; everything it starts inherits this
         argv = [NICE, "-n", str(policy.nice), *argv]
     quota = DiskQuota(policy.disk_bytes)
-    return SandboxCommand(argv, env, output_dir, level, policy.max_processes, quota)
+    return SandboxCommand(
+        argv, env, output_dir, level, policy.max_processes, quota, nice=policy.nice
+    )
 
 
 def _killed(end: ProcessExit, level: str, out: Path) -> LaunchOutcome:

@@ -1,12 +1,16 @@
 """Watch one sandbox process from start to end.
 
-The process starts in a session of its own, in a pids cgroup where one can be
-made, and with SIGKILL due on the death of the thread that started it (so a
-killed service leaves nothing running). Its stdout and stderr are kept to
-their last ``LOG_TAIL_BYTES``. It is killed, with its whole tree, when it
-passes its wall-clock deadline, stops advancing its heartbeat file, goes over
-its disk quota (:mod:`.disk`, measured every ``CHECK_SECONDS``), or the caller
-cancels; and also when it ends by itself, to stop helpers it left.
+The process starts in a session of its own, at the niceness it was given (set
+on the session's scheduler autogroup too: where the kernel groups sessions, a
+process's own niceness ranks it only inside its session, so a sandbox in a
+session of its own would otherwise take as much CPU as the whole API), in a
+pids cgroup where one can be made, and with SIGKILL due on the death of the
+thread that started it (so a killed service leaves nothing running). Its
+stdout and stderr are kept to their last ``LOG_TAIL_BYTES``. It is killed,
+with its whole tree, when it passes its wall-clock deadline, stops advancing
+its heartbeat file, goes over its disk quota (:mod:`.disk`, measured every
+``CHECK_SECONDS``), or the caller cancels; and also when it ends by itself, to
+stop helpers it left.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class SandboxCommand:
     level: str = "rlimits"
     max_processes: int | None = None
     disk_quota: DiskQuota | None = None
+    nice: int = 0
 
 
 @dataclass
@@ -118,7 +123,7 @@ def supervise(
 def _start(command: SandboxCommand, cgroup: PidsCgroup | None) -> subprocess.Popen[bytes]:
     join_fd = cgroup.join_fd() if cgroup is not None else None
     try:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             command.argv,
             cwd=command.cwd,
             env=command.env,
@@ -131,6 +136,22 @@ def _start(command: SandboxCommand, cgroup: PidsCgroup | None) -> subprocess.Pop
     finally:
         if join_fd is not None:
             os.close(join_fd)
+    if command.nice:
+        set_session_nice(proc.pid, command.nice)
+    return proc
+
+
+def set_session_nice(pid: int, nice: int) -> bool:
+    """Give the session led by ``pid`` the niceness ``nice`` on the scheduler's autogroup.
+
+    False where the kernel has no autogroups (niceness then ranks processes
+    directly) or refuses; the process's own niceness still applies inside.
+    """
+    try:
+        Path(f"/proc/{pid}/autogroup").write_text(f"{nice}\n")
+    except OSError:
+        return False
+    return True
 
 
 def _in_child(join_fd: int | None) -> Callable[[], None]:
