@@ -8,11 +8,17 @@ The poller starts with the run's newest ``KEEP`` events (the whole log of most
 runs), so a new viewer costs no query of its own; a stream that starts before
 the events in memory reads that backlog itself, in batches, then joins. The
 poller stops when the run ends or its last stream closes.
+
+Each event is encoded to its server-sent-event frame once, when it is read, and
+a stream writes every frame it has ready in one chunk: a viewer that joins a
+long log, or 200 streams woken by one new event, cost a write each, not an
+encoding and a hand-off per event per stream.
 """
 
 from __future__ import annotations
 
 import bisect
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,18 +40,27 @@ POLL_SECONDS = 0.5
 BATCH = 200
 KEEP = 2000  # events a feed keeps for streams that join late or fall behind
 RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)  # pauses after failed polls (the database is down)
+KEEPALIVE_SECONDS = 15.0  # a comment on a quiet stream, so proxies keep it open
+KEEPALIVE = b": ping\n\n"
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class StreamedEvent:
-    """An event row copied out of its session."""
+    """An event row copied out of its session, with its server-sent-event frame."""
 
     id: int
     kind: str
     data: dict[str, Any]
     created_at: datetime
+    frame: bytes
+
+
+def sse_frame(event_id: int, kind: str, data: dict[str, Any]) -> bytes:
+    """``id``, ``event`` and ``data`` (JSON on one line) of one server-sent event."""
+    kind = kind.replace("\r", " ").replace("\n", " ")
+    return f"id: {event_id}\nevent: {kind}\ndata: {json.dumps(data)}\n\n".encode()
 
 
 def _read(
@@ -61,7 +76,13 @@ def _read(
 
 
 def _copy(rows: list[Event]) -> list[StreamedEvent]:
-    return [StreamedEvent(e.id, e.kind, dict(e.data or {}), e.created_at) for e in rows]
+    copies = []
+    for row in rows:
+        data = dict(row.data or {})
+        copies.append(
+            StreamedEvent(row.id, row.kind, data, row.created_at, sse_frame(row.id, row.kind, data))
+        )
+    return copies
 
 
 def _tail(session_factory: sessionmaker[Session], run_id: str) -> tuple[int, list[StreamedEvent]]:
@@ -117,10 +138,12 @@ class EventHub:
         tasks: TaskGroup,
         *,
         poll_seconds: float = POLL_SECONDS,
+        keepalive_seconds: float = KEEPALIVE_SECONDS,
     ) -> None:
         self.session_factory = session_factory
         self.tasks = tasks
         self.poll_seconds = poll_seconds
+        self.keepalive_seconds = keepalive_seconds
         self.feeds: dict[str, RunFeed] = {}
 
     @asynccontextmanager
@@ -169,8 +192,10 @@ class EventHub:
                 if not full:
                     await anyio.sleep(self.poll_seconds)
 
-    async def follow(self, run_id: str, *, after_id: int = 0) -> AsyncIterator[StreamedEvent]:
-        """Yield the run's events after ``after_id`` as they are committed.
+    async def follow(self, run_id: str, *, after_id: int = 0) -> AsyncIterator[bytes]:
+        """The run's events after ``after_id`` as server-sent-event bytes, as they are
+        committed: every frame ready at once in one chunk, ``KEEPALIVE`` after
+        ``keepalive_seconds`` without any.
 
         Ends once the run is finished (or deleted) and every event is out.
         """
@@ -178,24 +203,33 @@ class EventHub:
             while True:
                 changed = feed.changed
                 if feed.floor is None:
-                    await changed.wait()
+                    if not await _wait(changed, self.keepalive_seconds):
+                        yield KEEPALIVE
                     continue
                 if after_id < feed.floor:  # before what the feed holds: read the backlog
                     backlog, _ = await run_in_threadpool(
                         _read, self.session_factory, run_id, after_id
                     )
-                    for event in backlog:
-                        yield event
-                        after_id = event.id
-                    if not backlog:  # rows deleted under us: what follows is in memory
+                    if backlog:
+                        yield b"".join(event.frame for event in backlog)
+                        after_id = backlog[-1].id
+                    else:  # rows deleted under us: what follows is in memory
                         after_id = feed.floor
                     continue
                 events = feed.after(after_id)
-                for event in events:
-                    yield event
-                    after_id = event.id
                 if events:
+                    yield b"".join(event.frame for event in events)
+                    after_id = events[-1].id
                     continue
                 if feed.finished:
                     return
-                await changed.wait()
+                if not await _wait(changed, self.keepalive_seconds):
+                    yield KEEPALIVE
+
+
+async def _wait(event: anyio.Event, seconds: float) -> bool:
+    """Wait for ``event`` up to ``seconds``; False if the time ran out."""
+    with anyio.move_on_after(seconds):
+        await event.wait()
+        return True
+    return False

@@ -116,9 +116,7 @@ def test_stream_of_unknown_run_is_404_and_bad_resume_id_422(api: Api) -> None:
 
 
 def test_idle_stream_sends_keep_alive_comments(api: Api, monkeypatch: Any) -> None:
-    import fastapi.routing
-
-    monkeypatch.setattr(fastapi.routing, "_PING_INTERVAL", 0.2)  # 15 s in service
+    monkeypatch.setattr(api.app.state.event_hub, "keepalive_seconds", 0.2)  # 15 s in service
     run_id = _run_with_events(api, [])
     threading.Timer(1.0, _finish, args=(api, run_id)).start()
     body = api.client.get(f"/api/runs/{run_id}/events").text
