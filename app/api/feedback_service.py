@@ -75,12 +75,9 @@ def store_feedback(
 
     Returns (the iteration it is about, the stored rows); the caller commits.
     Raises a 422 naming the field for a candidate outside the run, and
-    ConflictError for a finished run or when no iteration has finished yet.
+    ConflictError when no iteration has finished yet. Feedback on a run that has
+    ended is kept for its first prompt once it is resumed or extended.
     """
-    if run.status == "succeeded":
-        raise ConflictError(
-            f"run {run.id} has succeeded; feedback steers runs that are still going"
-        )
     iteration = _iteration(session, run, body.iteration)
     _check_candidates(session, run, body)
     add = partial(add_feedback, session, run_id=run.id, iteration_index=iteration)

@@ -1,4 +1,5 @@
-"""What the run routes do beyond one repository call: the detail view, resume, cleanup."""
+"""What the run routes do beyond one repository call: the detail view, resume, extend,
+cleanup."""
 
 from __future__ import annotations
 
@@ -7,14 +8,21 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from app.api.errors import invalid_field
 from app.api.queries import finished_counts, list_totals
 from app.api.schemas.candidates import CandidateSummary
 from app.api.schemas.runs import RunDetail, RunListItem, RunProgress, RunRead
 from app.api.schemas.usage import UsageTotals
 from app.db.errors import ConflictError
 from app.db.models import Run
-from app.db.repository import get_candidate, llm_usage, require_run, set_run_status
-from app.run_options import env_reward_is_baseline, final_trainings, spec_of
+from app.db.repository import (
+    extend_run,
+    get_candidate,
+    llm_usage,
+    require_run,
+    set_run_status,
+)
+from app.run_options import RunOptionError, env_reward_is_baseline, final_trainings, spec_of
 from envs import get_card
 
 RESUMABLE_STATUSES = ("failed", "cancelled")
@@ -90,6 +98,20 @@ def resume_run(session: Session, *, run_id: str) -> Run:
             f"run {run_id} is {run.status}; only failed or cancelled runs can be resumed"
         )
     return set_run_status(session, run_id=run_id, status="queued")
+
+
+def more_iterations(session: Session, *, run_id: str, more: int) -> Run:
+    """Give a run that has ended ``more`` iterations and queue it (see ``extend_run``).
+
+    Raises a 422 at ``iterations`` for a total over the bounds, and ConflictError
+    for a run that has not ended, that a budget stopped, or that cannot train here now.
+    """
+    try:
+        return extend_run(session, run_id=run_id, more=more)
+    except RunOptionError as exc:
+        if exc.loc == ("iterations",):
+            raise invalid_field(("body", "iterations"), exc.message, exc.value) from None
+        raise ConflictError(f"run {run_id} cannot train here now: {exc.message}") from None
 
 
 def remove_artifacts(artifacts_dir: Path, *, run_id: str) -> bool:

@@ -27,6 +27,7 @@ from app.db.iterations import (
 )
 from app.db.leases import claim_run, release_lease, renew_lease
 from app.db.llm_calls import DbCallStore, llm_usage, record_llm_call, stored_responses
+from app.db.run_extension import extend_run
 from app.db.runs import (
     create_run,
     delete_run,
@@ -50,6 +51,7 @@ __all__ = [
     "create_run",
     "delete_run",
     "events_after",
+    "extend_run",
     "get_candidate",
     "get_iteration",
     "get_or_create_iteration",

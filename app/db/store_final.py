@@ -13,7 +13,7 @@ from app.db.candidates import (
     list_candidates,
 )
 from app.db.events import add_event
-from app.db.models import Candidate, Iteration, LLMCall
+from app.db.models import Candidate, Event, Iteration, LLMCall
 from app.db.runs import require_run, set_run_status, update_run_results
 from app.db.store_base import (
     StoreBase,
@@ -96,13 +96,18 @@ class FinalVerbs(StoreBase):
             add_event(session, run_id=run_id, kind="run.reselected", data=reselection)
 
     def budget_used(self, run_id: str) -> tuple[int, float, datetime | None]:
-        """Env steps trained (every kind), LLM cost in USD, and when the search began."""
+        """Env steps trained (every kind, and the final evaluations an extension
+        replaced), LLM cost in USD, and when the search began."""
         with self.session_factory() as session:
             steps = session.scalar(
                 select(func.coalesce(func.sum(Candidate.env_steps), 0)).where(
                     Candidate.run_id == run_id
                 )
             )
+            replaced = session.scalars(
+                select(Event.data).where(Event.run_id == run_id, Event.kind == "run.extended")
+            )
+            steps = int(steps or 0) + sum(int(d["superseded"]["env_steps"]) for d in replaced)
             cost = session.scalar(
                 select(func.coalesce(func.sum(LLMCall.cost_usd), 0.0)).where(
                     LLMCall.run_id == run_id
@@ -111,7 +116,7 @@ class FinalVerbs(StoreBase):
             began = session.scalar(
                 select(func.min(Iteration.created_at)).where(Iteration.run_id == run_id)
             )
-            return int(steps or 0), float(cost or 0.0), began
+            return steps, float(cost or 0.0), began
 
     def stop_search(self, run_id: str, reason: dict[str, Any]) -> None:
         """A budget ran out: no more iterations; the run finalises what it has."""

@@ -237,6 +237,7 @@ def run_page(run_id: str, request: Request, session: SessionDep) -> HTMLResponse
                 "metric": metric.model_dump() if metric else None,
             },
             "metric": metric,
+            "max_iterations": MAX_ITERATIONS,
         },
     )
 

@@ -122,12 +122,14 @@ def test_iteration_out_of_range_or_not_finished(api: Api) -> None:
     assert "no finished iteration" in response.json()["detail"]
 
 
-def test_feedback_on_a_succeeded_run_is_refused(api: Api) -> None:
+def test_feedback_on_a_succeeded_run_is_kept_for_more_iterations(api: Api) -> None:
     run_id, _ = _run_with_iteration(api)
     with api.session_factory.begin() as session:
         set_run_status(session, run_id=run_id, status="succeeded")
     response = api.client.post(f"/api/runs/{run_id}/feedback", json={"text": "x"}, headers=AUTH)
-    assert response.status_code == 409
+    assert response.status_code == 201
+    [note] = response.json()["items"]
+    assert note["use"] == "arrived after the last prompt: kept for a resumed or extended run"
 
 
 def test_feedback_on_unknown_run_is_404(api: Api) -> None:

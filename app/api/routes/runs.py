@@ -1,4 +1,4 @@
-"""/runs: create, list, read, cancel, resume, delete, export."""
+"""/runs: create, list, read, cancel, resume, extend, delete, export."""
 
 from __future__ import annotations
 
@@ -9,13 +9,20 @@ from fastapi.responses import PlainTextResponse
 
 from app.api.deps import RequireToken, SessionDep, SettingsDep
 from app.api.run_requests import new_run_spec
-from app.api.run_views import remove_artifacts, resume_run, run_detail, run_list_items
+from app.api.run_views import (
+    more_iterations,
+    remove_artifacts,
+    resume_run,
+    run_detail,
+    run_list_items,
+)
 from app.api.schemas.common import MAX_OFFSET, MAX_PAGE, RunIdPath, error_responses
 from app.api.schemas.runs import (
     CREATE_EXAMPLES,
     RunCreate,
     RunDeleted,
     RunDetail,
+    RunExtend,
     RunPage,
     RunStatus,
 )
@@ -98,6 +105,25 @@ def cancel(run_id: RunIdPath, session: SessionDep) -> RunDetail:
 def resume(run_id: RunIdPath, session: SessionDep) -> RunDetail:
     """Queue a failed or cancelled run again; it continues at its first unfinished candidate."""
     run = resume_run(session, run_id=run_id)
+    session.commit()
+    return run_detail(session, run=run)
+
+
+@router.post(
+    "/{run_id}/extend",
+    summary="Run more iterations of a run that has ended",
+    dependencies=[RequireToken],
+    responses=error_responses(401, 404, 409, 413),
+)
+def extend(run_id: RunIdPath, body: RunExtend, session: SessionDep) -> RunDetail:
+    """Queue a succeeded, failed or cancelled run again with more iterations.
+
+    The search goes on at the next iteration, whose prompt carries the feedback no
+    prompt has used yet; then the final evaluation runs again over the whole search.
+    The one it replaces is kept in the ``run.extended`` event. A run still going, or
+    one a budget stopped, answers 409; a total over the maximum iterations, 422.
+    """
+    run = more_iterations(session, run_id=run_id, more=body.iterations)
     session.commit()
     return run_detail(session, run=run)
 

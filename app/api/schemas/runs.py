@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.schemas.candidates import CandidateSummary
 from app.api.schemas.common import Page
 from app.api.schemas.usage import UsageTotals
-from app.run_options import RunSpec
+from app.run_options import MAX_ITERATIONS, RunSpec
 
 RunStatus = Literal[
     "queued", "running", "waiting_feedback", "finalizing", "succeeded", "failed", "cancelled"
@@ -77,6 +77,18 @@ CREATE_EXAMPLES: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+
+class RunExtend(BaseModel):
+    """More iterations for a run that has ended."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"iterations": 2}]})
+
+    iterations: int = Field(
+        ge=1,
+        le=MAX_ITERATIONS,
+        description=f"how many iterations to add; a run has at most {MAX_ITERATIONS} in all",
+    )
 
 
 class RunProgress(BaseModel):

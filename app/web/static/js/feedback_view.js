@@ -4,6 +4,7 @@
 // that waits. Every confirmation appears beside the control that was used.
 import { api } from "./api.js";
 import { candidateLabel, fillSelect, h, shortId } from "./dom.js";
+import { TERMINAL } from "./run_summary.js";
 
 const $ = (id) => document.getElementById(id);
 const SIDES = ["left", "right"];
@@ -57,10 +58,8 @@ export class FeedbackView {
 
   /** Refresh the candidate choices; a new pair fills both sides when they were empty. */
   update(run, candidates, feedback) {
-    // The API refuses feedback on a run that has succeeded (409); say so before anyone types.
-    const closed = run.status === "succeeded";
-    $("feedback-closed").hidden = !closed;
-    for (const control of $("note-form").elements) control.disabled = closed;
+    // Feedback on a run that has ended waits for its resumption or extension; say so.
+    $("feedback-ended").hidden = !TERMINAL.has(run.status);
     this.byId = new Map(candidates.map((c) => [c.id, c]));
     const options = comparable(candidates).map((c) => [
       c.id,
@@ -81,7 +80,7 @@ export class FeedbackView {
     const enough = options.length >= 2;
     $("compare-empty").hidden = enough;
     for (const id of ["prefer-left", "prefer-right", "judge-tie", "judge-both-bad"])
-      $(id).disabled = !enough || closed;
+      $(id).disabled = !enough;
     $("play-both").disabled = !enough;
     const notable = candidates.filter((c) => c.kind === "search");
     fillSelect($("note-candidate"), [

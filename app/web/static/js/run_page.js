@@ -40,6 +40,7 @@ const EVENT_KINDS = [
   "llm.call",
   "run.reselected",
   "run.budget",
+  "run.extended",
 ];
 // Events that change only the candidates' rows and the run's progress: these refresh
 // just those, not the prompts and usage (progress arrives every second per sandbox).
@@ -105,6 +106,9 @@ function settleAction() {
     awaiting = null;
   } else if (awaiting === "resume" && run.status !== "queued" && !TERMINAL.has(run.status)) {
     notify("Resumed: a worker took the run.");
+    awaiting = null;
+  } else if (awaiting === "extend" && run.status !== "queued" && !TERMINAL.has(run.status)) {
+    notify(`Extended to ${run.iterations} iterations: a worker took the run.`);
     awaiting = null;
   }
 }
@@ -216,8 +220,8 @@ function follow() {
   }
 }
 
-function runAction(path, done) {
-  return api(`${base}/${path}`, { method: "POST" })
+function runAction(path, done, body) {
+  return api(`${base}/${path}`, { method: "POST", body })
     .then(() => {
       notify(done);
       awaiting = path;
@@ -233,6 +237,19 @@ $("cancel-run").addEventListener("click", () =>
 $("resume-run").addEventListener("click", () =>
   runAction("resume", "Queued again: it goes on where it stopped."),
 );
+
+const extendBy = () => Math.max(1, Math.round(Number($("extend-iterations").value)) || 1);
+const more = (k) => `${k} more iteration${k === 1 ? "" : "s"}`;
+$("extend-iterations").addEventListener("input", () => {
+  $("extend-run").textContent = `Run ${more(extendBy())}`;
+});
+$("extend-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const k = extendBy();
+  runAction("extend", `Queued again with ${more(k)}; the final evaluation runs again after them.`, {
+    iterations: k,
+  });
+});
 
 const fromHash = /^#candidate-([A-Za-z0-9_-]+)$/.exec(location.hash);
 if (fromHash) openCandidate(fromHash[1]);

@@ -22,6 +22,7 @@ export function renderSummary(run, candidates, lastWaiting) {
   $("run-error").textContent = run.error ? `Error: ${run.error}` : "";
   $("cancel-run").hidden = TERMINAL.has(run.status) || run.cancel_requested;
   $("resume-run").hidden = !["failed", "cancelled"].includes(run.status);
+  renderExtendForm(run);
   $("export-run").hidden = !run.best_candidate_id;
   const waiting = run.status === "waiting_feedback";
   const banner = $("feedback-banner");
@@ -32,6 +33,15 @@ export function renderSummary(run, candidates, lastWaiting) {
       `Iteration ${lastWaiting} is done and the run waits for you. ` +
       "Compare the behaviours below, prefer one, write a note or choose a parent, then continue.";
   }
+}
+
+/** "Run K more iterations": for a run that has ended, while the maximum leaves room and
+ * no budget stopped it (the API would refuse either). */
+function renderExtendForm(run) {
+  const form = $("extend-form");
+  const room = Number(form.dataset.maxTotal) - run.iterations;
+  form.hidden = !TERMINAL.has(run.status) || room < 1 || Boolean(run.budget_stop);
+  $("extend-iterations").max = String(Math.max(1, room));
 }
 
 /** Mean ± standard deviation over seeds: "138.5 ± 12.1 (3 seeds)". */
