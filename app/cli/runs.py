@@ -16,8 +16,9 @@ from app.cli.progress import RunProgress
 from app.cli.report import print_run, run_summary, runs_table
 from app.config import get_settings
 from app.db.candidates import best_candidate
+from app.db.errors import ConflictError
 from app.db.models import Run
-from app.db.repository import create_run, get_run, release_lease
+from app.db.repository import create_run, extend_run, get_run, release_lease
 from app.db.repository import list_runs as query_runs
 from app.db.run_store import RunStore
 from app.db.session import get_session_factory, upgrade_database
@@ -88,6 +89,10 @@ def run(
         float | None, typer.Option(help="budget: wall time in seconds; the search stops there")
     ] = None,
     resume: Annotated[str | None, typer.Option(help="resume an interrupted run by id")] = None,
+    more_iterations: Annotated[
+        int | None,
+        typer.Option(min=1, help="with --resume: give a run that has ended this many more"),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="print one JSON object at the end")
     ] = False,
@@ -101,11 +106,14 @@ def run(
     upgrade_database(url)
     session_factory = get_session_factory(url)
     worker_id = f"cli:{default_worker_id()}"
+    if more_iterations and not resume:
+        raise typer.BadParameter(
+            "it gives a run that has ended more iterations: add --resume RUN_ID",
+            param_hint="--more-iterations",
+        )
     with session_factory() as session:
         if resume:
-            stored = get_run(session, run_id=resume)
-            if stored is None:
-                raise typer.BadParameter(f"no run with id {resume!r}", param_hint="--resume")
+            stored = _resumed(session, resume, more_iterations, settings, worker_id)
         else:
             spec = _new_run_spec(
                 env=env,
@@ -140,18 +148,38 @@ def run(
             )
         session.commit()
         run_id, total = stored.id, (stored.iterations, stored.samples, stored.timesteps)
-    console.print(f"run [bold]{run_id}[/bold] ({'resumed' if resume else 'new'})")
+    how = f"extended to {total[0]} iterations" if more_iterations else "resumed"
+    console.print(f"run [bold]{run_id}[/bold] ({how if resume else 'new'})")
     _execute_here(settings, session_factory, console, run_id, total, worker_id)
     with session_factory() as session:
-        stored = get_run(session, run_id=run_id)
-        assert stored is not None
+        ended = get_run(session, run_id=run_id)
+        assert ended is not None
         if as_json:
-            typer.echo(json.dumps(run_summary(session, stored)))
+            typer.echo(json.dumps(run_summary(session, ended)))
         else:
-            print_run(console, session, stored, data_location=_data_location(settings))
-        failed = stored.status != "succeeded"
+            print_run(console, session, ended, data_location=_data_location(settings))
+        failed = ended.status != "succeeded"
     if failed:
         raise typer.Exit(code=1)
+
+
+def _resumed(session: Any, run_id: str, more: int | None, settings: Any, worker_id: str) -> Run:
+    """The run to resume; given ``more`` iterations, extended and leased in one transaction
+    (queued again, it is no service worker's to take)."""
+    stored = get_run(session, run_id=run_id)
+    if stored is None:
+        raise typer.BadParameter(f"no run with id {run_id!r}", param_hint="--resume")
+    if not more:
+        return stored
+    try:
+        stored = extend_run(session, run_id=run_id, more=more)
+    except RunOptionError as exc:
+        hint = "--more-iterations" if exc.loc == ("iterations",) else "--resume"
+        raise typer.BadParameter(exc.message, param_hint=hint) from None
+    except ConflictError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--resume") from None
+    acquire_run(session, run_id=run_id, worker_id=worker_id, lease_seconds=settings.lease_seconds)
+    return stored
 
 
 def _execute_here(
