@@ -87,6 +87,15 @@ class ObsNormalizer:
         return ObsNormalizer(tensors) if "obs_rms.mean" in tensors else None
 
 
+class _NoOptimizer:
+    """Takes the place of the optimiser SB3 builds with every policy: evaluation never
+    steps one, and building a torch optimiser first imports TorchDynamo (about a
+    second of every evaluation)."""
+
+    def __init__(self, params: Any, lr: float = 0.0, **kwargs: Any) -> None:
+        self.param_groups: list[dict[str, Any]] = []
+
+
 def build_policy(
     algorithm: str,
     observation_space: gym.Space,
@@ -104,7 +113,7 @@ def build_policy(
         action_space,
         lambda _: 0.0,  # the learning rate: no optimiser step ever runs here
         use_sde=use_sde,
-        **sb3_policy_kwargs(policy_kwargs),
+        **{**sb3_policy_kwargs(policy_kwargs), "optimizer_class": _NoOptimizer},
     )
     weights = {k: v for k, v in tensors.items() if not k.startswith(_EXTRA_PREFIXES)}
     policy.load_state_dict(weights)
