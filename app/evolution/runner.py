@@ -11,7 +11,6 @@ from app.evolution.loop import RunContext
 from app.evolution.progress import Progress, ignore_progress
 from app.execution.executor import Executor, make_executor
 from app.llm import endpoints
-from app.llm.client import LLMClient
 from app.llm.offline import OfflineProposer
 from app.llm.proposer import Proposer
 from app.run_options import LLMOptions, RunSpec
@@ -30,6 +29,10 @@ def make_proposer(run_id: str, spec: RunSpec, *, settings: Settings, store: RunS
         return OfflineProposer(
             card=card, metric=card.metric(spec.metric_name), backend=spec.options.reward_backend
         )
+    # Imported here: the OpenAI SDK takes half a second to import, and offline runs
+    # (the demo, most tests, every worker until a real model is asked) never use it.
+    from app.llm.client import LLMClient
+
     base_url = llm.base_url or settings.llm_base_url
     # The server's key goes only to the server's endpoint, never to one a request named.
     same_endpoint = endpoints.same_endpoint(base_url, settings.llm_base_url)
