@@ -17,6 +17,24 @@ REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "app.cli"]
 
 
+def offline_run_args(
+    *,
+    iterations: int,
+    samples: int,
+    timesteps: int,
+    final_seeds: int = 0,
+    n_envs: int | None = None,
+    env_id: str = "MountainCarContinuous-v0",
+) -> list[str]:
+    """``rewardforge run`` of an offline search at a test's budget: one evaluation
+    episode, no film (films are tested where they are shown: the dashboard, the demo)."""
+    args = ["run", "--env", env_id, "--task", "reach the flag", "--offline"]
+    args += ["--iterations", str(iterations), "--samples", str(samples)]
+    args += ["--timesteps", str(timesteps), "--final-seeds", str(final_seeds)]
+    args += ["--eval-episodes", "1", "--no-video"]
+    return args + (["--n-envs", str(n_envs)] if n_envs is not None else [])
+
+
 def cli_env(data_dir: Path, **settings: str) -> dict[str, str]:
     """A clean environment for a rewardforge process: its own data dir and settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REWARDFORGE_", "OPENAI_"))}

@@ -11,30 +11,9 @@ from sqlalchemy import select
 from app.db.models import Candidate, Iteration, Run
 from app.db.session import make_engine, make_session_factory
 from app.run_options import MAX_ITERATIONS
-from tests.processes import cli_env, run_cli
+from tests.processes import cli_env, offline_run_args, run_cli
 
-SMALLEST = [
-    "run",
-    "--env",
-    "MountainCarContinuous-v0",
-    "--task",
-    "reach the flag",
-    "--offline",
-    "--iterations",
-    "1",
-    "--samples",
-    "1",
-    "--timesteps",
-    "1000",
-    "--final-seeds",
-    "0",
-    "--eval-episodes",
-    "1",
-    "--n-envs",
-    "1",
-    "--no-video",
-    "--json",
-]
+SMALLEST = [*offline_run_args(iterations=1, samples=1, timesteps=1000, n_envs=1), "--json"]
 
 
 def test_more_iterations_extend_a_finished_run_in_the_foreground(tmp_path: Path) -> None:

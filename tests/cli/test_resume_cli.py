@@ -12,29 +12,9 @@ from sqlalchemy import select
 
 from app.db.models import Candidate, Run
 from app.db.session import make_engine, make_session_factory
-from tests.processes import cli_env, run_cli, start_cli
+from tests.processes import cli_env, offline_run_args, run_cli, start_cli
 
-ARGS = [
-    "run",
-    "--env",
-    "MountainCarContinuous-v0",
-    "--task",
-    "reach the flag",
-    "--offline",
-    "--iterations",
-    "2",
-    "--samples",
-    "2",
-    "--timesteps",
-    "6000",
-    "--final-seeds",
-    "0",
-    "--eval-episodes",
-    "1",
-    "--n-envs",
-    "2",
-    "--no-video",
-]
+ARGS = offline_run_args(iterations=2, samples=2, timesteps=6000, n_envs=2)
 
 
 def test_killed_cli_run_resumes_without_retraining(tmp_path: Path) -> None:

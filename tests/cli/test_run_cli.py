@@ -24,7 +24,7 @@ from tests.fake_llm import (
     rate_limited,
     server_error,
 )
-from tests.processes import cli_env, run_cli
+from tests.processes import cli_env, offline_run_args, run_cli
 
 ENV_ID = "MountainCarContinuous-v0"
 BUDGET = [
@@ -118,26 +118,7 @@ def test_cli_run_with_llm_reflects_errors_and_finishes(
 def test_cli_show_and_export_the_best_reward(fake_llm: FakeLLMServer, tmp_path: Path) -> None:
     env = cli_env(tmp_path / "data")
     done = run_cli(
-        [
-            "run",
-            "--env",
-            ENV_ID,
-            "--task",
-            "reach the flag",
-            "--offline",
-            "--iterations",
-            "1",
-            "--samples",
-            "2",
-            "--timesteps",
-            "2000",
-            "--final-seeds",
-            "1",
-            "--eval-episodes",
-            "1",
-            "--no-video",
-            "--json",
-        ],
+        [*offline_run_args(iterations=1, samples=2, timesteps=2000, final_seeds=1), "--json"],
         env,
     )
     assert done.returncode == 0, done.stderr[-3000:]

@@ -23,6 +23,13 @@ def _answer(fitness: float, tag: str) -> Reply:
     return Reply([f"Here is the reward.\n\n```python\n{reward_code(fitness, tag)}```\n"])
 
 
+def _one_iteration_run(llm: FakeLLMServer, data_dir: Path, **options: Any) -> TinyRun:
+    """A 1 x 1 run whose model answers 0.4 first and 0.9 for the extension."""
+    llm.enqueue(_answer(0.4, "first"), _answer(0.9, "extension"))
+    llm_options = {"model": "fake-model", "base_url": llm.base_url}
+    return new_run(data_dir, llm=llm_options, iterations=1, samples=1, **options)
+
+
 @contextmanager
 def _api_on(tiny: TinyRun) -> Iterator[Api]:
     """The API on the run's own database, as ``rewardforge serve`` would be."""
@@ -51,14 +58,7 @@ def test_an_extended_run_searches_on_with_the_late_note_and_finalises_again(
     tmp_path: Path,
 ) -> None:
     with FakeLLMServer() as llm:
-        llm.enqueue(_answer(0.4, "first"), _answer(0.9, "extension"))
-        tiny = new_run(
-            tmp_path / "data",
-            llm={"model": "fake-model", "base_url": llm.base_url},
-            iterations=1,
-            samples=1,
-            final_seeds=1,
-        )
+        tiny = _one_iteration_run(llm, tmp_path / "data", final_seeds=1)
         assert tiny.execute(ScriptedExecutor()) == "succeeded"
         first = _stored(tiny)
         assert first.final["candidate"]["mean"] == 0.4
@@ -114,14 +114,8 @@ def test_an_extended_run_searches_on_with_the_late_note_and_finalises_again(
 
 def test_extending_a_run_that_waits_for_feedback_is_the_go_ahead(tmp_path: Path) -> None:
     with FakeLLMServer() as llm:
-        llm.enqueue(_answer(0.4, "first"), _answer(0.9, "extension"))
-        tiny = new_run(
-            tmp_path / "data",
-            llm={"model": "fake-model", "base_url": llm.base_url},
-            iterations=1,
-            samples=1,
-            feedback_mode="wait",
-            feedback_timeout_s=60,
+        tiny = _one_iteration_run(
+            llm, tmp_path / "data", feedback_mode="wait", feedback_timeout_s=60
         )
         assert tiny.execute(ScriptedExecutor()) == "succeeded"
         with _api_on(tiny) as api:
