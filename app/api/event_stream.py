@@ -146,6 +146,11 @@ class EventHub:
         self.keepalive_seconds = keepalive_seconds
         self.feeds: dict[str, RunFeed] = {}
 
+    def following(self, run_id: str) -> bool:
+        """True while a poller follows the run and has read it (so the run exists)."""
+        feed = self.feeds.get(run_id)
+        return feed is not None and feed.floor is not None and not feed.finished
+
     @asynccontextmanager
     async def joined(self, run_id: str) -> AsyncIterator[RunFeed]:
         """The run's feed, its poller started by the first stream and stopped by the last."""

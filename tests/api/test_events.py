@@ -159,3 +159,30 @@ def test_a_stream_behind_what_the_feed_keeps_reads_its_backlog(api: Api, monkeyp
     expected = ["run.created", *[f"step.{n}" for n in range(10)], "run.status"]
     assert [kind.removeprefix("event: ") for kind in kinds] == expected
     assert [event["event"] for event in again] == expected
+
+
+def test_a_viewer_joining_a_followed_run_costs_no_database_read(api: Api, monkeypatch: Any) -> None:
+    import app.api.routes.events as events_route
+
+    checks: list[str] = []
+    real_check = events_route._run_exists
+
+    def counted(factory: Any, run_id: str) -> bool:
+        checks.append(run_id)
+        return real_check(factory, run_id)
+
+    monkeypatch.setattr(events_route, "_run_exists", counted)
+    run_id = _run_with_events(api, ["a"])
+    with api.client.stream("GET", f"/api/runs/{run_id}/events") as first:
+        lines = first.iter_lines()
+        assert next(line for line in lines if line.startswith("event:")) == "event: run.created"
+        assert checks == [run_id]  # the first viewer: the database says the run exists
+        again = api.client.stream(
+            "GET", f"/api/runs/{run_id}/events", headers={"Last-Event-ID": "0"}
+        )
+        with again as second:
+            events = (line for line in second.iter_lines() if line.startswith("event:"))
+            assert next(events) == "event: run.created"
+        assert checks == [run_id]  # the second joined the live feed: no query of its own
+    assert api.client.get("/api/runs/nosuchrun/events").status_code == 404
+    assert checks == [run_id, "nosuchrun"]

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from app.api.deps import SessionFactoryDep
 from app.api.errors import invalid_field
 from app.api.event_stream import EventHub
 from app.api.queries import run_status
@@ -38,9 +39,14 @@ def _last_event_id(header: str | None) -> int | None:
     return int(value)
 
 
-def stream_start(
+def _run_exists(factory: sessionmaker[Session], run_id: str) -> bool:
+    with factory() as session:  # the status alone: a run's row can be large
+        return run_status(session, run_id=run_id) is not None
+
+
+async def stream_start(
     run_id: RunIdPath,
-    factory: SessionFactoryDep,
+    request: Request,
     after: Annotated[
         int | None, Query(ge=0, le=MAX_EVENT_ID, description="send events with a larger id")
     ] = None,
@@ -51,9 +57,16 @@ def stream_start(
         ),
     ] = None,
 ) -> StreamStart:
-    """Check the run exists before the stream starts (a 404 must come before a 200)."""
-    with factory() as session:  # the status alone: a run's row can be large
-        if run_status(session, run_id=run_id) is None:
+    """Check the run exists before the stream starts (a 404 must come before a 200).
+
+    A run whose events are being followed exists (its poller read it within the last
+    poll), so only the first viewer's check reads the database: a crowd joining a
+    live run costs no query and no thread each.
+    """
+    hub: EventHub = request.app.state.event_hub
+    if not hub.following(run_id):
+        factory = request.app.state.session_factory
+        if not await run_in_threadpool(_run_exists, factory, run_id):
             raise NotFoundError(f"no run with id {run_id!r}")
     resumed = _last_event_id(last_event_id)
     return StreamStart(run_id=run_id, after_id=resumed if resumed is not None else after or 0)
