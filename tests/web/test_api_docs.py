@@ -11,27 +11,16 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
-from tests.fake_llm import FakeLLMServer
 from tests.web.conftest import (
     LAPTOP,
     PHONE,
     PageErrors,
     Served,
     open_context,
-    running_server,
     save_artifact,
 )
 
 BARE_NAMES = {"Create", "List", "List ", "Get", "Delete", "Stream", "Health", "Ready", "Export"}
-
-
-@pytest.fixture(scope="module")
-def idle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with (
-        FakeLLMServer() as llm,
-        running_server(tmp_path_factory.mktemp("docs-server"), workers=0, llm=llm) as server,
-    ):
-        yield server
 
 
 @pytest.fixture(scope="module")
