@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Literal
 
+import gymnasium
 import numpy as np
 
 from envs.card import EnvCard, FitnessMetric
@@ -45,9 +46,40 @@ Genome = tuple[Gene, ...]
 """The progress gene first, then the shaping genes."""
 
 
+def progress_weight(card: EnvCard, metric: FitnessMetric) -> float:
+    """The progress term's weight: for a metric summed over the episode, the one at
+    which an episode that just succeeds earns about 1 per step, else 1.
+
+    A per-step sum such as ``x_velocity * dt`` is small beside the card's shaping
+    terms (at dt = 0.008 s, 2 m/s is 0.016 per step against a control cost near
+    1), so unweighted it loses to them and the policy learns to keep still.
+    """
+    if metric.reduce != "sum" or not metric.success_threshold:
+        return 1.0
+    steps = episode_steps(card.env_id)
+    if steps is None:
+        return 1.0
+    weight = steps / abs(metric.success_threshold)
+    return _round_sig(_clip(weight, 1.0, MAX_WEIGHT)) if weight >= 2.0 else 1.0
+
+
+def episode_steps(env_id: str) -> int | None:
+    """The env's registered episode length (its TimeLimit), None when it has none."""
+    try:
+        return gymnasium.spec(env_id).max_episode_steps
+    except gymnasium.error.Error:
+        return None
+
+
 def term_pool(card: EnvCard, metric: FitnessMetric) -> Genome:
-    """Every term the card offers, with unit weight: progress first."""
-    progress = Gene(PROGRESS, metric.expression, 1.0 if metric.higher_is_better else -1.0)
+    """Every term the card offers: progress first, at :func:`progress_weight`, the
+    shaping terms at unit weight."""
+    progress = Gene(
+        PROGRESS,
+        metric.expression,
+        1.0 if metric.higher_is_better else -1.0,
+        weight=progress_weight(card, metric),
+    )
     genes = [progress]
     taken = {PROGRESS.upper()}
     for term in card.shaping_terms:
@@ -58,15 +90,18 @@ def term_pool(card: EnvCard, metric: FitnessMetric) -> Genome:
 
 
 def canonical_genome(pool: Genome) -> Genome:
-    """Progress at weight 1 plus every shaping term, linear, at weight 0.1."""
+    """Progress at its pool weight plus every shaping term, linear, at weight 0.1."""
     return (pool[0], *(replace(gene, weight=0.1) for gene in pool[1:]))
 
 
 def random_genome(pool: Genome, rng: np.random.Generator) -> Genome:
-    """Progress (sometimes tanh-bounded) plus a random subset of shaping terms."""
+    """Progress (sometimes tanh-bounded, at most 1 per step) plus a random subset of
+    shaping terms."""
     progress = pool[0]
     if rng.random() < 0.25:
-        progress = replace(progress, transform="tanh", temperature=_log_uniform(rng, 0.3, 3.0))
+        pace = 1.0 / progress.weight  # the per-step value at the success pace
+        temperature = _round_sig(pace * _log_uniform(rng, 0.3, 3.0))
+        progress = replace(progress, weight=1.0, transform="tanh", temperature=temperature)
     shaping = [_random_gene(gene, rng) for gene in pool[1:] if rng.random() < 0.5]
     return (progress, *shaping)
 

@@ -13,7 +13,14 @@ from app.evolution.validate import check_code
 from app.llm.extract import code_hash, extract_code
 from app.llm.offline import OfflineProposer
 from app.llm.offline_code import parse_genome, render_code
-from app.llm.offline_genome import PROGRESS, Gene, mutate, term_pool
+from app.llm.offline_genome import (
+    PROGRESS,
+    Gene,
+    mutate,
+    progress_weight,
+    random_genome,
+    term_pool,
+)
 from envs import get_card, list_cards
 from envs.card import EnvCard
 from sandbox.reward_code import check_reward, load_reward
@@ -57,16 +64,36 @@ def test_code_of_every_generation_passes_the_contract_on_real_states(env_id: str
             assert all(PROGRESS in parts for parts in components)
 
 
-@pytest.mark.parametrize("env_id", ["MountainCarContinuous-v0", "HalfCheetah-v5", "Reacher-v5"])
-def test_first_sample_pays_exactly_the_metric_step_signed_by_its_direction(env_id: str):
+@pytest.mark.parametrize(
+    ("env_id", "weight"),
+    [("MountainCarContinuous-v0", 1.0), ("HalfCheetah-v5", 20.0), ("Reacher-v5", 1.0)],
+)
+def test_first_sample_pays_the_metric_step_signed_by_its_direction(env_id: str, weight: float):
+    """Weighted so that a summed metric at its success pace pays about 1 per step:
+    HalfCheetah's 50 m in 1000 steps gives 20 (x_velocity * 0.05 * 20 = x_velocity)."""
     card = get_card(env_id)
     metric = card.default_metric
+    assert progress_weight(card, metric) == weight
     code = extract_code(propose(card)[0])
     sign = 1.0 if metric.higher_is_better else -1.0
     for step, parts in zip(
         steps_of(env_id), assert_contract_on_real_states(code, env_id), strict=True
     ):
-        np.testing.assert_allclose(parts[PROGRESS], sign * metric.step(step.state, step.action))
+        expected = sign * weight * metric.step(step.state, step.action)
+        np.testing.assert_allclose(parts[PROGRESS], expected, rtol=1e-6)
+
+
+def test_the_sample_bounding_progress_keeps_its_scale():
+    """A tanh-bounded progress term saturates near the success pace, not far below it."""
+    card = get_card("Hopper-v5")
+    pool = term_pool(card, card.default_metric)
+    for seed in range(40):
+        progress = random_genome(pool, np.random.default_rng(seed))[0]
+        if progress.transform == "tanh":
+            assert progress.weight == 1.0
+            assert 0.3 / pool[0].weight <= progress.temperature <= 3.0 / pool[0].weight
+            return
+    pytest.fail("no tanh-bounded progress in 40 draws")
 
 
 def test_same_seed_gives_the_same_responses_and_another_seed_others():
