@@ -16,7 +16,13 @@ card's fitness metric. Only this fitness selects candidates.
      "episode_length": [...], "episode_success": [...],
      "behaviour": {"ended_early": 2,          # episodes the env ended (a fall), not the limit
                    "state_means": {"torso_height": 1.21, ...}},  # scalar state vars, per step
-     "video": "rollout.mp4" or null, "video_frames": 200, "video_fps": 25.0}
+     "video": "rollout.mp4" or null, "video_frames": 200, "video_fps": 25.0,
+     "episodes_file": "episodes.npz" or null}  # only when the spec asks to record episodes
+
+With ``record_episodes`` every episode's states and actions go to ``episodes.npz``
+(see :mod:`sandbox.episodes`), every stride-th step of it, the stride doubling
+whenever the stored numbers would pass ``episode_max_floats``. ``episodes_file``
+is null when not even one step fits that cap.
 
 Non-finite numbers are written as null. On an error nothing is written and the
 process exits non-zero with the traceback on stderr.
@@ -38,9 +44,10 @@ from envs import get_card
 from envs.card import EnvCard, FitnessMetric, reduce_episode
 from sandbox.camera import Camera, EnvRenderCamera, MujocoCamera, is_mujoco, step_seconds
 from sandbox.device import resolve_device
+from sandbox.episodes import RecordedEpisode, compact, write_episodes
 from sandbox.outputs import finite_or_none, write_json
 from sandbox.policy_file import ObsNormalizer, build_policy, load_policy_file
-from sandbox.spec import EVAL_FILE, VIDEO_FILE, EvalSpec, read_spec
+from sandbox.spec import EPISODES_FILE, EVAL_FILE, VIDEO_FILE, EvalSpec, read_spec
 from sandbox.video import Film, FilmPlan, VideoWriter
 
 VIDEO_WIDTH, VIDEO_HEIGHT = 320, 240
@@ -53,6 +60,48 @@ class Episode:
     length: int
     ended_early: bool = False  # terminated (the env's own end, e.g. a fall), not the time limit
     state_means: dict[str, float] = field(default_factory=dict)  # scalar state vars, per step
+    recorded: RecordedEpisode | None = None  # its stored steps, when recorded
+
+
+class EpisodeRecorder:
+    """Keeps every ``stride``-th step's state and action of one episode.
+
+    The stride starts at 1 and doubles (dropping every other stored step) whenever
+    the stored numbers would pass ``max_floats``; a step with more numbers than
+    that is never stored (``fits`` turns False).
+    """
+
+    def __init__(self, max_floats: int) -> None:
+        self.max_floats = max_floats
+        self.stride = 1
+        self.steps = 0
+        self.fits = True
+        self.per_step = 0
+        self.states: list[dict[str, np.ndarray]] = []
+        self.actions: list[np.ndarray] = []
+
+    def add(self, state: dict[str, np.ndarray], action: np.ndarray) -> None:
+        """One step: ``state`` as the card's extractor returns it for a batch of 1."""
+        t = self.steps
+        self.steps += 1
+        if t == 0:
+            self.per_step = sum(int(np.size(v[0])) for v in state.values()) + int(np.size(action))
+            self.fits = self.per_step <= self.max_floats
+        if not self.fits or t % self.stride:
+            return
+        self.states.append({name: compact(np.array(v[0])) for name, v in state.items()})
+        self.actions.append(compact(np.array(action)))
+        while len(self.actions) * self.per_step > self.max_floats:
+            self.states, self.actions = self.states[::2], self.actions[::2]
+            self.stride *= 2
+
+    def episode(self, fitness: float) -> RecordedEpisode | None:
+        """The recorded episode, or None when its steps did not fit."""
+        if not self.fits or not self.actions:
+            return None
+        names = self.states[0].keys()
+        states = {name: np.stack([s[name] for s in self.states]) for name in names}
+        return RecordedEpisode(states, np.stack(self.actions), fitness, self.stride, self.steps)
 
 
 def make_env(spec: EvalSpec, card: EnvCard) -> tuple[gym.Env, Camera | None]:
@@ -88,8 +137,11 @@ def run_episode(
     metric: FitnessMetric,
     seed: int,
     film: Film | None = None,
+    recorder: EpisodeRecorder | None = None,
 ) -> Episode:
-    """One episode of ``act`` (observation -> action), scored by the metric on the env's state."""
+    """One episode of ``act`` (observation -> action), scored by the metric on the env's state.
+
+    With a ``recorder``, its states and actions are kept in ``Episode.recorded``."""
     obs, _ = env.reset(seed=seed)
     values: list[float] = []
     env_return = 0.0
@@ -102,6 +154,8 @@ def run_episode(
         obs, reward, terminated, truncated, info = env.step(action)
         state = card.extract(obs[None], [info])
         values.append(float(np.asarray(metric.step(state, action[None]))[0]))
+        if recorder is not None:
+            recorder.add(state, action)
         for name in scalars:
             sums[name] += float(np.asarray(state[name]).reshape(-1)[0])
         env_return += float(reward)
@@ -110,12 +164,14 @@ def run_episode(
         if terminated or truncated:
             break
     steps = len(values)
+    fitness = reduce_episode(np.asarray(values), metric.reduce)
     return Episode(
-        reduce_episode(np.asarray(values), metric.reduce),
+        fitness,
         env_return,
         steps,
         ended_early=bool(terminated),
         state_means={name: total / steps for name, total in sums.items()},
+        recorded=recorder.episode(fitness) if recorder is not None else None,
     )
 
 
@@ -146,14 +202,31 @@ def evaluate(spec: EvalSpec) -> dict[str, Any]:
     try:
         for i in range(spec.episodes):
             filming = film if i == 0 else None
-            episodes.append(run_episode(env, act, card, metric, spec.seed + i, filming))
+            recorder = EpisodeRecorder(spec.episode_max_floats) if spec.record_episodes else None
+            episodes.append(run_episode(env, act, card, metric, spec.seed + i, filming, recorder))
     finally:
         if film is not None:
             film.close()
         if camera is not None:
             camera.close()
         env.close()
-    return summarise(episodes, metric, film.writer if film is not None else None)
+    report = summarise(episodes, metric, film.writer if film is not None else None)
+    if spec.record_episodes:
+        report["episodes_file"] = record(episodes, Path(spec.output_dir) / EPISODES_FILE)
+    return report
+
+
+def record(episodes: list[Episode], path: Path) -> str | None:
+    """Write the recorded episodes to ``path``; its name, or None when one did not fit."""
+    recorded = [e.recorded for e in episodes]
+    if any(r is None for r in recorded):
+        print(
+            "episodes not recorded: one step has more numbers than episode_max_floats",
+            file=sys.stderr,
+        )
+        return None
+    write_episodes(path, [r for r in recorded if r is not None])
+    return path.name
 
 
 def summarise(

@@ -26,13 +26,15 @@ DEVICE_PATTERN = r"auto|cpu|cuda(:[0-9]{1,2})?"
 # Files a training worker leaves in output_dir.
 STATS_FILE = "stats.json"  # size-capped JSON statistics (see sandbox.stats)
 POLICY_FILE = "policy.pt"  # torch.save of {name: tensor}: policy state_dict + obs_rms
-RESULT_FILE = "result.json"  # {"status": "ok"|"invalid"|"failed", "error": str|None}
+RESULT_FILE = "result.json"  # {"status": "ok"|"invalid"|"failed"|"screened", "error": str|None}
 HEARTBEAT_FILE = "heartbeat.json"  # {"steps": int, "time": float}, rewritten as training goes
 CHECKPOINT_DIR = "checkpoint"  # optimizer + policy + normalisation, to resume training
 TENSORBOARD_DIR = "tensorboard"  # SB3's TensorBoard event files, when tensorboard is installed
 TENSORBOARD_MAX_BYTES = 8 * 1024 * 1024  # more than that is deleted: the disk quota is shared
 EVAL_FILE = "evaluation.json"  # written by the evaluator
 VIDEO_FILE = "rollout.mp4"
+EPISODES_FILE = "episodes.npz"  # recorded episodes (sandbox.episodes), when the spec asks
+SCREEN_FILE = "screen.json"  # the reward's screen on archived episodes (sandbox.screen)
 
 
 @dataclass
@@ -56,6 +58,8 @@ class TrainSpec:
     simulator: str = "mujoco"  # or "mujoco_warp": all envs batched on one device (sandbox.batched)
     resume_from: str | None = None  # a CHECKPOINT_DIR of an earlier run of this candidate
     smoke_batch: int = 8  # states in the pre-training smoke test of the reward
+    screen_archive: str | None = None  # an EPISODES_FILE of earlier candidates, read-only
+    screen_min_correlation: float | None = None  # below this rank correlation: no training
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -80,6 +84,8 @@ class EvalSpec:
     video_max_steps: int = 1000  # the first episode is filmed up to this many steps
     video_max_seconds: float = 20.0  # ... or this much simulated time, whichever ends first
     device: str = "cpu"
+    record_episodes: bool = False  # write EPISODES_FILE with every episode's states
+    episode_max_floats: int = 65_536  # per episode: stored steps x numbers per step
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)

@@ -6,14 +6,19 @@ The path from job spec to weights and statistics, top to bottom:
 2. load the candidate's ``compute_reward`` (for the torch backend, behind the
    adapter of :mod:`sandbox.torch_reward`) and smoke-test it on a batch of real
    states (a failure is an *invalid* candidate: exit code 3);
-3. only then import torch and SB3 and learn (:mod:`sandbox.learn`): envs
+3. with ``screen_archive``, screen it (:mod:`sandbox.screen`): its returns on the
+   archived episodes of earlier candidates, ranked against their fitness, go to
+   ``screen.json``; below ``screen_min_correlation`` the candidate is not trained
+   (status ``screened``, exit code 0). An unreadable archive is logged and skipped;
+4. only then import torch and SB3 and learn (:mod:`sandbox.learn`): envs
    -> :class:`~sandbox.reward_wrapper.RewardWrapper` -> VecNormalize -> PPO or
    SAC, with checkpoint statistics and the heartbeat, then the policy file
    (tensors only) and a checkpoint to resume from.
 
-``result.json`` says how it ended: ``{"status": "ok"|"invalid"|"failed", "error",
-"error_kind": None|"smoke"|"reward"|"training", "steps"}``. The worker reads
-nothing but its spec (and ``resume_from``) and writes only under ``output_dir``.
+``result.json`` says how it ended: ``{"status": "ok"|"invalid"|"failed"|"screened",
+"error", "error_kind": None|"smoke"|"reward"|"training"|"screened", "steps"}``. The
+worker reads nothing but its spec (and ``resume_from``, ``screen_archive``) and
+writes only under ``output_dir``.
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ import gymnasium as gym
 import numpy as np
 
 from envs import get_card
-from envs.card import EnvCard, State
+from envs.card import EnvCard, FitnessMetric, State
+from sandbox.episodes import EpisodeFileError
 from sandbox.outputs import write_heartbeat, write_json
 from sandbox.reward_code import RewardContractError, RewardFn, check_reward, load_reward
-from sandbox.spec import RESULT_FILE, TrainSpec, read_spec
+from sandbox.screen import screen
+from sandbox.spec import RESULT_FILE, SCREEN_FILE, TrainSpec, read_spec
 
 EXIT_INVALID = 3
 _ERROR_CHARS = 4000
@@ -59,6 +66,31 @@ def smoke_test(reward_fn: RewardFn, card: EnvCard, spec: TrainSpec) -> None:
     check_reward(reward_fn, state, actions)
 
 
+def screen_reward(
+    reward_fn: RewardFn, card: EnvCard, metric: FitnessMetric, spec: TrainSpec, archive: str
+) -> str | None:
+    """Screen the reward on the episodes of ``archive`` and write screen.json; the
+    reason not to train it, or None. An unreadable archive is logged and skips the screen."""
+    names = [var.name for var in card.state_vars]
+    try:
+        report = screen(reward_fn, archive, metric.higher_is_better, names)
+    except (OSError, EpisodeFileError) as exc:
+        print(f"not screening: cannot use the archive {archive}: {exc}", file=sys.stderr)
+        return None
+    rho, threshold = report["rank_correlation"], spec.screen_min_correlation
+    screened = threshold is not None and rho is not None and rho < threshold
+    write_json(
+        Path(spec.output_dir) / SCREEN_FILE,
+        {**report, "threshold": threshold, "screened": screened},
+    )
+    if not screened:
+        return None
+    return (
+        f"screened out: the reward's returns on {report['episodes']} archived episodes rank them "
+        f"with correlation {rho:.2f} against the fitness, below the threshold {threshold:.2f}"
+    )
+
+
 def _load(spec: TrainSpec) -> RewardFn:
     """The candidate's reward as a function of numpy arrays, whatever its backend."""
     reward_fn = load_reward(spec.reward_code or "")
@@ -85,6 +117,15 @@ def run(spec: TrainSpec) -> int:
         return _result(out, "invalid", f"smoke test failed: {exc}", "smoke")
     except Exception:
         return _crashed(out)
+    if reward_fn is not None and spec.screen_archive is not None:
+        try:
+            reason = screen_reward(reward_fn, card, metric, spec, spec.screen_archive)
+        except RewardContractError as exc:
+            return _result(out, "invalid", f"screening failed: {exc}", "smoke")
+        except Exception:
+            return _crashed(out)
+        if reason is not None:
+            return _result(out, "screened", reason, "screened")
     try:
         from sandbox.learn import train  # torch and SB3 load only for a reward that passed
 
@@ -108,7 +149,7 @@ def _result(
         out / RESULT_FILE,
         {"status": status, "error": error, "error_kind": error_kind, "steps": steps},
     )
-    return {"ok": 0, "invalid": EXIT_INVALID}.get(status, 1)
+    return {"ok": 0, "screened": 0, "invalid": EXIT_INVALID}.get(status, 1)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ and its refusal to unpickle anything but tensors."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -15,7 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from sandbox.spec import EVAL_FILE, POLICY_FILE, VIDEO_FILE
+from sandbox.episodes import read_episodes
+from sandbox.spec import EPISODES_FILE, EVAL_FILE, POLICY_FILE, VIDEO_FILE
 from tests.sandbox.jobs import Trained, run_module
 
 
@@ -61,6 +63,64 @@ def test_an_episode_the_env_ends_counts_as_ended_early() -> None:
     assert summary["state_means"]["is_healthy"] < 1.0  # its last step was unhealthy
 
 
+def test_recorded_episodes_read_back_with_the_evaluations_fitness(
+    trained_pendulum: Trained, tmp_path: Path
+) -> None:
+    spec = replace(trained_pendulum.eval, output_dir=str(tmp_path), record_episodes=True)
+    done = run_module("sandbox.evaluate", spec, "eval_spec.json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / EVAL_FILE).read_text())
+    assert report["episodes_file"] == EPISODES_FILE
+    episodes = read_episodes(tmp_path / EPISODES_FILE)
+    assert [e.fitness for e in episodes] == report["episode_fitness"]
+    assert [e.length for e in episodes] == report["episode_length"] == [200, 200]
+    for episode in episodes:
+        # 7 state numbers and 1 action per step fit 65,536 floats: every step is kept,
+        # and the mean uprightness over them is the fitness itself.
+        assert episode.stride == 1 and episode.action.shape == (200, 1)
+        assert set(episode.states) == {
+            "angle",
+            "uprightness",
+            "angular_velocity",
+            "is_upright",
+            "obs",
+        }
+        assert episode.states["obs"].shape == (200, 3)
+        assert np.mean(episode.states["uprightness"]) == pytest.approx(episode.fitness, abs=1e-6)
+
+    # A cap of 500 numbers per episode holds 62 steps of 8: every 4th step of 200 (50).
+    small = replace(spec, output_dir=str(tmp_path / "small"), episode_max_floats=500)
+    done = run_module("sandbox.evaluate", small, "eval_spec.json")
+    assert done.returncode == 0, done.stderr
+    again = read_episodes(tmp_path / "small" / EPISODES_FILE)
+    assert [e.fitness for e in again] == report["episode_fitness"]  # recording changes nothing
+    for episode, full in zip(again, episodes, strict=True):
+        assert episode.stride == 4 and episode.length == 200
+        assert episode.action.shape[0] == math.ceil(200 / 4) == 50
+        np.testing.assert_array_equal(episode.states["angle"], full.states["angle"][::4])
+
+
+def test_recording_keeps_discrete_actions_as_the_env_got_them() -> None:
+    import gymnasium as gym
+
+    from envs import get_card
+    from sandbox.evaluate import EpisodeRecorder, run_episode
+
+    card = get_card("CartPole-v1")
+    env = gym.make("CartPole-v1")
+    rng = np.random.default_rng(0)
+    recorder = EpisodeRecorder(max_floats=100)  # 10 numbers a step: 10 steps at most
+    episode = run_episode(
+        env, lambda obs: rng.integers(2), card, card.default_metric, 0, None, recorder
+    )
+    recorded = episode.recorded
+    assert recorded is not None and recorded.length == episode.length
+    assert recorded.fitness == episode.fitness
+    assert recorded.action.dtype.kind == "i" and recorded.action.ndim == 1
+    assert recorded.action.shape[0] == math.ceil(episode.length / recorded.stride) <= 10
+    assert recorded.states["obs"].shape == (recorded.action.shape[0], 4)
+
+
 def test_evaluation_is_deterministic(trained_pendulum: Trained, evaluated: Path, tmp_path: Path):
     again = replace(trained_pendulum.eval, output_dir=str(tmp_path))
     done = run_module("sandbox.evaluate", again, "eval_spec.json")
@@ -69,6 +129,7 @@ def test_evaluation_is_deterministic(trained_pendulum: Trained, evaluated: Path,
     second = json.loads((tmp_path / EVAL_FILE).read_text())
     assert first["episode_fitness"] == second["episode_fitness"]
     assert second["video"] is None and not (tmp_path / VIDEO_FILE).exists()
+    assert "episodes_file" not in second and not (tmp_path / EPISODES_FILE).exists()
 
 
 def test_rollout_video_is_a_browser_playable_mp4(evaluated: Path) -> None:

@@ -10,17 +10,20 @@ import pytest
 import torch
 
 from envs import get_card
+from sandbox import train as train_module
 from sandbox.spec import (
     CHECKPOINT_DIR,
     EVAL_FILE,
     POLICY_FILE,
     RESULT_FILE,
+    SCREEN_FILE,
     STATS_FILE,
     VIDEO_FILE,
     EvalSpec,
     TrainSpec,
 )
 from tests.sandbox.jobs import HALF_CHEETAH_REWARD, Trained, pendulum_job, run_module
+from tests.sandbox.test_screen import DOWN, UPRIGHT, pendulum_archive
 
 
 def _json(path: Path) -> dict:
@@ -116,6 +119,74 @@ def test_reward_that_breaks_mid_training_fails_with_its_step(tmp_path: Path) -> 
     # Call 1 was the smoke test, so training step 99 is the 100th call.
     assert result["error"].startswith("reward failed at training step 99 (env steps 396)")
     assert "total is not finite for env 0" in result["error"]
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Eight random Pendulum episodes of 40 steps, with their mean uprightness as fitness."""
+    path = tmp_path_factory.mktemp("archive") / "episodes.npz"
+    pendulum_archive(path, episodes=8)
+    return path
+
+
+def _screened_job(out: Path, reward: str, archive: str, threshold: float | None) -> TrainSpec:
+    """A Pendulum job of 256 steps (4 envs x 64) that screens on ``archive`` first."""
+    hyperparams = {**get_card("Pendulum-v1").training.hyperparams, "n_steps": 64, "n_epochs": 1}
+    train, _ = pendulum_job(
+        out,
+        reward_code=reward,
+        timesteps=256,
+        hyperparams={**hyperparams, "batch_size": 64},
+        checkpoints=1,
+        screen_archive=archive,
+        screen_min_correlation=threshold,
+    )
+    return train
+
+
+def test_a_reward_that_ranks_the_archive_badly_is_not_trained(archive: Path, tmp_path: Path):
+    assert train_module.run(_screened_job(tmp_path, DOWN, str(archive), 0.3)) == 0
+    result = _json(tmp_path / RESULT_FILE)
+    assert result == {
+        "status": "screened",
+        "error": "screened out: the reward's returns on 8 archived episodes rank them with "
+        "correlation -1.00 against the fitness, below the threshold 0.30",
+        "error_kind": "screened",
+        "steps": 0,
+    }
+    screen = _json(tmp_path / SCREEN_FILE)
+    assert screen["screened"] is True and screen["threshold"] == 0.3
+    assert screen["episodes"] == 8 and screen["rank_correlation"] == pytest.approx(-1.0)
+    assert screen["misranked"]["better_fitness"] == max(screen["fitness"])
+    assert not (tmp_path / POLICY_FILE).exists() and not (tmp_path / STATS_FILE).exists()
+
+
+def test_a_reward_above_the_threshold_trains_after_its_screen(archive: Path, tmp_path: Path):
+    assert train_module.run(_screened_job(tmp_path, UPRIGHT, str(archive), 0.3)) == 0
+    assert _json(tmp_path / RESULT_FILE)["status"] == "ok"
+    assert (tmp_path / POLICY_FILE).exists()
+    screen = _json(tmp_path / SCREEN_FILE)
+    assert screen["screened"] is False and screen["rank_correlation"] == pytest.approx(1.0)
+    assert len(screen["returns"]) == len(screen["fitness"]) == 8
+
+
+def test_a_missing_archive_is_logged_and_training_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = str(tmp_path / "nowhere" / "episodes.npz")
+    assert train_module.run(_screened_job(tmp_path, DOWN, missing, 0.3)) == 0
+    assert "not screening: cannot use the archive" in capsys.readouterr().err
+    assert _json(tmp_path / RESULT_FILE)["status"] == "ok"
+    assert not (tmp_path / SCREEN_FILE).exists()
+
+
+def test_a_reward_that_breaks_on_the_archive_is_invalid(archive: Path, tmp_path: Path) -> None:
+    breaks = UPRIGHT.replace("return", "assert len(action) < 20\n    return")
+    assert train_module.run(_screened_job(tmp_path, breaks, str(archive), None)) == 3
+    result = _json(tmp_path / RESULT_FILE)
+    assert result["status"] == "invalid" and result["error_kind"] == "smoke"
+    assert result["error"].startswith("screening failed: on archived episode 0: compute_reward")
+    assert not (tmp_path / SCREEN_FILE).exists() and not (tmp_path / POLICY_FILE).exists()
 
 
 @pytest.mark.slow
