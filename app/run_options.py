@@ -93,7 +93,7 @@ class TrainingOptions(BaseModel):
         "mujoco",
         description="mujoco: Gymnasium's own MuJoCo envs on the CPU; mujoco_warp: all of a "
         "candidate's envs batched on one device with MuJoCo Warp (on CUDA when the device "
-        "is a GPU), for HalfCheetah, Hopper, Walker2d, Swimmer and Ant; the evaluator always "
+        "is a GPU), for HalfCheetah, Hopper, Walker2d and Swimmer; the evaluator always "
         "scores on Gymnasium's env",
     )
     n_envs: int | None = Field(
@@ -151,6 +151,19 @@ class TrainingOptions(BaseModel):
     max_wall_s: float | None = Field(
         None, gt=0, le=30 * 86400.0, description="stop searching once the run has run this long"
     )
+    screening: StrictBool = Field(
+        True,
+        description="keep an archive of the evaluator's episodes; before a reward trains, its "
+        "sandbox ranks the archived episodes by the reward's returns and the rank "
+        "correlation with their fitness goes to the next prompt",
+    )
+    screen_min_correlation: float | None = Field(
+        None,
+        ge=-1.0,
+        le=1.0,
+        description="skip training a reward whose rank correlation on the archive is below "
+        "this (status screened, its env steps saved); null: train every reward",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -158,9 +171,19 @@ class TrainingOptions(BaseModel):
         # Stored runs and clients may send null for "the default".
         if isinstance(data, dict):
             fixed: tuple[str, ...] = ("simulator", "device", "reward_backend", "eval_episodes")
-            fixed += ("video", "halving_rungs", "halving_keep", "final_top_k")
+            fixed += ("video", "halving_rungs", "halving_keep", "final_top_k", "screening")
             return {k: v for k, v in data.items() if not (k in fixed and v is None)}
         return data
+
+    @field_validator("screen_min_correlation")
+    @classmethod
+    def _threshold_needs_screening(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and info.data.get("screening") is False:
+            raise ValueError(
+                "screen_min_correlation needs screening on: without the archive of "
+                "evaluated episodes there is nothing to screen a reward on"
+            )
+        return value
 
     @field_validator("n_envs")
     @classmethod

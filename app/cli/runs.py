@@ -88,6 +88,19 @@ def run(
     max_wall_s: Annotated[
         float | None, typer.Option(help="budget: wall time in seconds; the search stops there")
     ] = None,
+    screening: Annotated[
+        bool | None,
+        typer.Option(
+            "--screening/--no-screening",
+            help="rank each reward on the archive of evaluated episodes before it trains (yes)",
+        ),
+    ] = None,
+    screen_min_correlation: Annotated[
+        float | None,
+        typer.Option(
+            help="skip training a reward whose rank correlation on the archive is below this"
+        ),
+    ] = None,
     resume: Annotated[str | None, typer.Option(help="resume an interrupted run by id")] = None,
     more_iterations: Annotated[
         int | None,
@@ -139,6 +152,8 @@ def run(
                     "max_env_steps": max_env_steps,
                     "max_cost_usd": max_cost_usd,
                     "max_wall_s": max_wall_s,
+                    "screening": screening,
+                    "screen_min_correlation": screen_min_correlation,
                 },
             )
             stored = create_run(session, spec)

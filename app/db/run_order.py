@@ -17,8 +17,9 @@ from app.db.models import Candidate, LLMCall, Run, utcnow
 from app.db.states import TERMINAL_RUN_STATUSES
 from app.db.types import UTCDateTime
 
-# A candidate that will not train any further: trained, rejected, failed or stopped.
-FINISHED_CANDIDATE_STATUSES = ("done", "invalid", "failed", "stopped")
+# A candidate that will not train any further: trained, rejected, failed, stopped or
+# screened out before training.
+FINISHED_CANDIDATE_STATUSES = ("done", "invalid", "failed", "stopped", "screened")
 FINAL_TRAININGS_PER_SEED = 3  # the best reward, the env's own reward, the fitness as reward
 
 # Every sort key, and the order a first click on its column sorts in.

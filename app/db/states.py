@@ -12,9 +12,20 @@ LEASED_RUN_STATUSES = frozenset({"running", "waiting_feedback", "finalizing"})
 ITERATION_STATUSES = frozenset({"proposing", "training", "waiting_feedback", "done"})
 
 # queued: claimed for this run's training, waiting for a sandbox slot; training once
-# the sandbox reports its first steps.
+# the sandbox reports its first steps. screened: its returns on the archive of evaluated
+# episodes ranked them too unlike the fitness, so it never trained (app.evolution.screening).
 CANDIDATE_STATUSES = frozenset(
-    {"pending", "queued", "training", "evaluating", "done", "invalid", "failed", "stopped"}
+    {
+        "pending",
+        "queued",
+        "training",
+        "evaluating",
+        "done",
+        "invalid",
+        "failed",
+        "stopped",
+        "screened",
+    }
 )
 # Work under way that a dead worker leaves behind; it goes back to pending on resume.
 UNFINISHED_CANDIDATE_STATUSES = frozenset({"queued", "training", "evaluating"})

@@ -189,8 +189,17 @@ def _result_of(row: Candidate) -> CandidateResult:
 
 
 def _rung_job(entry: _Entry, budget: int) -> CandidateJob:
-    resume = str(_rung_dir(entry.out, entry.rung)) if entry.rung >= 0 else None
-    return replace(entry.job, train=replace(entry.job.train, timesteps=budget, resume_from=resume))
+    """The job of the next rung; a rung that continues a checkpoint is not screened again."""
+    if entry.rung < 0:
+        return replace(entry.job, train=replace(entry.job.train, timesteps=budget))
+    train = replace(
+        entry.job.train,
+        timesteps=budget,
+        resume_from=str(_rung_dir(entry.out, entry.rung)),
+        screen_archive=None,
+        screen_min_correlation=None,
+    )
+    return replace(entry.job, train=train)
 
 
 def _with_earlier_rungs(entry: _Entry, result: CandidateResult) -> CandidateResult:

@@ -28,6 +28,7 @@ from app.evolution.finalize import (
 from app.evolution.progress import Progress, ignore_progress
 from app.evolution.propose import drafts_from_responses
 from app.evolution.reflection import build_reflection
+from app.evolution.screening import archive_path, refresh_archive
 from app.evolution.search_history import training_setup
 from app.evolution.selection import RANKED_STATUSES, best_of, choose_parent, ranked
 from app.evolution.training import StorageFault, train_candidates
@@ -134,7 +135,7 @@ class _Search:
         pending = [c for c in candidates if c.status == "pending"]
         to_train = self.store.link_duplicates(self.run_id, pending)
         self.store.set_iteration_status(self.run_id, index, "training")
-        self._train(to_train)
+        self._train(to_train, screen_archive=self._screen_archive() if to_train else None)
         self.check_cancel()
         self._close(index)
 
@@ -188,7 +189,14 @@ class _Search:
             self.run_id, index, drafts, parent_id=parent_id, seed=self.spec.seed
         )
 
-    def _train(self, candidates: list[Candidate]) -> None:
+    def _screen_archive(self) -> Path | None:
+        """The archive of the episodes evaluated so far, rebuilt (None: no screening)."""
+        if not self.spec.options.screening:
+            return None
+        path = archive_path(self.ctx.artifacts, self.run_id)
+        return refresh_archive(self.store.candidates(self.run_id), path)
+
+    def _train(self, candidates: list[Candidate], screen_archive: Path | None = None) -> None:
         train_candidates(
             store=self.store,
             executor=self.ctx.executor,
@@ -199,6 +207,7 @@ class _Search:
             artifacts=self.ctx.artifacts,
             progress=self.ctx.progress,
             should_cancel=self.ctx.should_cancel,
+            screen_archive=screen_archive,
         )
 
     def _close(self, index: int) -> None:

@@ -77,6 +77,9 @@ def candidate_line(c: Candidate) -> str:
     """``candidate 2: fitness 0.41, success 20%, done (full budget); components: forward
     12.3, ctrl_cost -0.5 (never changes); reward/fitness correlation 0.85``."""
     head = f"candidate {c.sample_index}"
+    screen = screen_text(c.stats)
+    if c.status == "screened":
+        return f"{head}: screened out, not trained; {screen or 'no screen recorded'}"
     if c.status in ("invalid", "failed"):
         return f"{head}: {c.status} ({c.error_kind or 'error'}), not trained"
     if c.fitness is None:
@@ -94,6 +97,8 @@ def candidate_line(c: Candidate) -> str:
     correlation = stats.get("correlation")
     if isinstance(correlation, int | float) and math.isfinite(correlation):
         parts.append(f"reward/fitness correlation {correlation:.2f}")
+    if screen:
+        parts.append(f"before training, {screen}")
     evaluation = c.evaluation or {}
     early = (evaluation.get("behaviour") or {}).get("ended_early")
     if isinstance(early, int) and early:
@@ -101,6 +106,29 @@ def candidate_line(c: Candidate) -> str:
     if c.duplicate_of:
         parts.append("same code as an earlier candidate")
     return "; ".join(parts)
+
+
+def screen_text(stats: Mapping[str, Any] | None) -> str | None:
+    """``its returns on 8 archived episodes rank them with correlation 0.12 against the
+    fitness; it ranks the episode with fitness 188.00 below one with fitness 3.10``."""
+    screen = (stats or {}).get("screen")
+    if not isinstance(screen, Mapping) or not screen.get("episodes"):
+        return None
+    rho = screen.get("rank_correlation")
+    ranked = (
+        f"with correlation {rho:.2f} against the fitness"
+        if isinstance(rho, int | float) and math.isfinite(rho)
+        else "with no measurable correlation to the fitness"
+    )
+    text = f"its returns on {screen['episodes']} archived episodes rank them {ranked}"
+    pair = screen.get("misranked")
+    if isinstance(pair, Mapping) and pair.get("better_fitness") is not None:
+        text += (
+            f"; it ranks the episode with fitness {_number(pair.get('better_fitness'))} "
+            f"(return {_number(pair.get('better_return'))}) below one with fitness "
+            f"{_number(pair.get('worse_fitness'))} (return {_number(pair.get('worse_return'))})"
+        )
+    return text
 
 
 def final_components(stats: Mapping[str, Any]) -> dict[str, float]:

@@ -26,10 +26,22 @@ class StorageFault(Exception):
 
 
 def build_job(
-    *, run_id: str, spec: RunSpec, card: EnvCard, candidate: Candidate, artifacts: Path
+    *,
+    run_id: str,
+    spec: RunSpec,
+    card: EnvCard,
+    candidate: Candidate,
+    artifacts: Path,
+    screen_archive: Path | None = None,
 ) -> CandidateJob:
-    """The sandbox specs of one candidate: card defaults overridden by the run's options."""
+    """The sandbox specs of one candidate: card defaults overridden by the run's options.
+
+    A search candidate's evaluation records its episodes for the screening archive
+    (when the run screens), and an evolved reward is screened on ``screen_archive``.
+    """
     defaults, options = card.training, spec.options
+    search = candidate.kind == "search"
+    screened = search and candidate.reward_source == "candidate" and screen_archive is not None
     out = artifacts / run_id / candidate.id
     algorithm = options.algorithm or defaults.algorithm
     same_algo = algorithm == defaults.algorithm
@@ -52,6 +64,8 @@ def build_job(
         policy_kwargs=policy_kwargs,
         device=options.device,
         simulator=options.simulator,
+        screen_archive=str(screen_archive) if screened else None,
+        screen_min_correlation=options.screen_min_correlation if screened else None,
     )
     # The evaluator always steps Gymnasium's own env: the trusted ground truth, whichever
     # simulator the policy trained on.
@@ -66,6 +80,7 @@ def build_job(
         episodes=options.eval_episodes,
         video=options.video,
         device=train.device,
+        record_episodes=search and options.screening,
     )
     return CandidateJob(key=candidate.id, train=train, eval=evaluation)
 
@@ -81,14 +96,23 @@ def train_candidates(
     artifacts: Path,
     progress: Progress,
     should_cancel: Callable[[], bool],
+    screen_archive: Path | None = None,
 ) -> None:
     """Train every given candidate (status pending) once, storing results as they land.
 
-    Search candidates go through successive halving when the run's options ask for it.
+    Search candidates go through successive halving when the run's options ask for it,
+    and are screened on ``screen_archive`` when one is given.
     """
     plan = halving_plan(spec, candidates)
     jobs = [
-        build_job(run_id=run_id, spec=spec, card=card, candidate=c, artifacts=artifacts)
+        build_job(
+            run_id=run_id,
+            spec=spec,
+            card=card,
+            candidate=c,
+            artifacts=artifacts,
+            screen_archive=screen_archive,
+        )
         for c in candidates
         if store.claim(c.id)
     ]

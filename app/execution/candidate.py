@@ -14,10 +14,22 @@ from typing import Any
 from app.execution import storage
 from app.execution.executor import CandidateJob, CandidateResult, EventCallback
 from app.execution.launcher import LaunchOutcome, launch_evaluation, launch_training
-from app.execution.reports import STATS_MAX_BYTES, TrainStats, read_report
-from sandbox.spec import STATS_FILE, VIDEO_FILE
+from app.execution.reports import (
+    SCREEN_MAX_BYTES,
+    STATS_MAX_BYTES,
+    Screen,
+    TrainStats,
+    read_report,
+)
+from sandbox.spec import SCREEN_FILE, STATS_FILE, VIDEO_FILE
 
-_STATUS = {"ok": "done", "invalid": "invalid", "failed": "failed", "cancelled": "cancelled"}
+_STATUS = {
+    "ok": "done",
+    "invalid": "invalid",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "screened": "screened",
+}
 _QUOTED_CHARS = 1000  # of the candidate's own error, after a storage fault
 
 
@@ -77,6 +89,8 @@ def _train_and_evaluate(
     )
     out = Path(job.train.output_dir)
     stats = _stats(out)
+    if job.train.screen_archive and (screen := _screen(out)) is not None:
+        stats["screen"] = screen
     result = CandidateResult(
         key,
         _STATUS[trained.status],  # type: ignore[arg-type]
@@ -123,6 +137,14 @@ def _eval_kind(outcome: LaunchOutcome) -> str | None:
     if outcome.error_kind in ("deadline", "cancelled", "disk_quota"):
         return outcome.error_kind
     return "evaluation"
+
+
+def _screen(out: Path) -> dict[str, Any] | None:
+    """The screen of the reward on the run's archive (None when it did not screen)."""
+    try:
+        return read_report(out / SCREEN_FILE, Screen, SCREEN_MAX_BYTES).model_dump()
+    except ValueError:
+        return None
 
 
 def _stats(out: Path) -> dict[str, Any]:

@@ -8,7 +8,9 @@ reach the caller's ``on_event(kind, data)`` in the caller's own thread, with
 ``kind`` one of ``"started"``, ``"heartbeat"`` (``data["steps"]`` env steps done
 of ``data["total"]``) and ``"finished"``; ``data["key"]`` names the job.
 A result is "stopped" only when successive halving (app.evolution.halving)
-dropped the candidate early.
+dropped the candidate early, and "screened" when the training sandbox found, before
+training, that the reward ranks the run's archived episodes too unlike the fitness
+(``TrainSpec.screen_min_correlation``; app.evolution.screening).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from app.config import Settings
 from sandbox.spec import EvalSpec, TrainSpec
 
 EventCallback = Callable[[str, dict[str, Any]], None]
-ResultStatus = Literal["done", "invalid", "failed", "cancelled", "stopped"]
+ResultStatus = Literal["done", "invalid", "failed", "cancelled", "stopped", "screened"]
 
 
 @dataclass

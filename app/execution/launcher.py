@@ -39,9 +39,11 @@ from app.execution.reports import (
 from app.execution.supervise import LOG_TAIL_BYTES, ProcessExit, SandboxCommand, supervise
 from app.execution.warp_cache import seed_cache
 from sandbox.spec import (
+    EPISODES_FILE,
     EVAL_FILE,
     HEARTBEAT_FILE,
     RESULT_FILE,
+    SCREEN_FILE,
     STATS_FILE,
     VIDEO_FILE,
     EvalSpec,
@@ -58,7 +60,7 @@ LOG_FILES = [
     f"{job}.{stream}.log" for job in ("train", "evaluate") for stream in ("stdout", "stderr")
 ]
 
-Status = Literal["ok", "invalid", "failed", "cancelled"]
+Status = Literal["ok", "invalid", "failed", "cancelled", "screened"]
 MiB = 1024 * 1024
 OPEN_FILES = 1024
 CPU_SLACK_S = 60  # CPU seconds beyond the wall-clock deadline before RLIMIT_CPU strikes
@@ -253,19 +255,20 @@ def launch_training(
     """
     out = Path(spec.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in (RESULT_FILE, HEARTBEAT_FILE, STATS_FILE):
+    for stale in (RESULT_FILE, HEARTBEAT_FILE, STATS_FILE, SCREEN_FILE):
         remove_file(out / stale)
     write_file(out / TRAIN_SPEC_FILE, spec.to_json())
     gpu = _on_gpu(spec.device)
     seed_cache(spec, out / WARP_CACHE_DIR, gpu=gpu)
-    resume = [Path(spec.resume_from)] if spec.resume_from else []
+    # Read-only inputs: the checkpoint it resumes from, the archive it is screened on.
+    inputs = [Path(path) for path in (spec.resume_from, spec.screen_archive) if path]
     command = build_command(
         "sandbox.train",
         out / TRAIN_SPEC_FILE,
         out,
         policy=policy,
         cpu_seconds=deadline_s,
-        read_only=resume,
+        read_only=inputs,
         gpu=gpu,
     )
     end = supervise(
@@ -313,7 +316,7 @@ def launch_evaluation(
     """
     out = Path(spec.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in (EVAL_FILE, VIDEO_FILE):
+    for stale in (EVAL_FILE, VIDEO_FILE, EPISODES_FILE):
         remove_file(out / stale)
     planted = _planted(out)
     write_file(out / EVAL_SPEC_FILE, spec.to_json())

@@ -37,10 +37,12 @@ from app.execution.ray_node import NodeOutcome, run_on_node
 from app.execution.storage import failure
 from sandbox.spec import (
     CHECKPOINT_DIR,
+    EPISODES_FILE,
     EVAL_FILE,
     HEARTBEAT_FILE,
     POLICY_FILE,
     RESULT_FILE,
+    SCREEN_FILE,
     STATS_FILE,
     VIDEO_FILE,
 )
@@ -49,8 +51,8 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
 CANCEL_GRACE_S = 10.0
-_EVAL_FILES = (EVAL_FILE, VIDEO_FILE, "evaluate.stdout.log", "evaluate.stderr.log")
-_TRAIN_FILES = (RESULT_FILE, STATS_FILE, POLICY_FILE, HEARTBEAT_FILE)
+_EVAL_FILES = (EVAL_FILE, VIDEO_FILE, EPISODES_FILE, "evaluate.stdout.log", "evaluate.stderr.log")
+_TRAIN_FILES = (RESULT_FILE, STATS_FILE, POLICY_FILE, HEARTBEAT_FILE, SCREEN_FILE)
 _TRAIN_LOGS = ("train.stdout.log", "train.stderr.log")
 
 
@@ -83,6 +85,7 @@ def _candidate_task(
     deadline_s: float,
     heartbeat_timeout_s: float | None,
     max_bytes: int,
+    screen_archive: bytes | None = None,
 ) -> NodeOutcome:
     # Waiting for each put keeps every event ahead of the result it precedes.
     return run_on_node(
@@ -93,6 +96,7 @@ def _candidate_task(
         max_bytes=max_bytes,
         emit=lambda kind, data: ray.get(channel.put.remote(kind, data)),
         should_cancel=lambda: ray.get(channel.cancelled.remote()),
+        screen_archive=screen_archive,
     )
 
 
@@ -232,6 +236,7 @@ class RayExecutor(Executor):
             self.deadline_s,
             self.heartbeat_timeout_s,
             self.artifact_max_bytes,
+            _archive_bytes(job),
         )
         running[ref] = job
         return None
@@ -303,3 +308,14 @@ def _land(outcome: NodeOutcome, job: CandidateJob) -> CandidateResult:
 def _clear(directory: Path, names: Sequence[str]) -> None:
     for name in names:
         (directory / name).unlink(missing_ok=True)
+
+
+def _archive_bytes(job: CandidateJob) -> bytes | None:
+    """The screening archive's bytes, for the node; None (the candidate trains without
+    screening) when there is none or it cannot be read."""
+    if not job.train.screen_archive:
+        return None
+    try:
+        return Path(job.train.screen_archive).read_bytes()
+    except OSError:
+        return None

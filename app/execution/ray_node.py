@@ -27,9 +27,11 @@ from app.execution.executor import CandidateJob, CandidateResult, EventCallback
 from app.execution.process import kill_tree
 from sandbox.spec import (
     CHECKPOINT_DIR,
+    EPISODES_FILE,
     EVAL_FILE,
     POLICY_FILE,
     RESULT_FILE,
+    SCREEN_FILE,
     STATS_FILE,
     TENSORBOARD_DIR,
     VIDEO_FILE,
@@ -37,8 +39,9 @@ from sandbox.spec import (
 
 SCRATCH_ROOT = Path(tempfile.gettempdir()) / "rewardforge-ray"
 RESUME_DIR = "resume"
+INPUTS_DIR = "inputs"  # read-only inputs of the sandbox: the screening archive
 # Sent back in this order, so the budget goes to what matters most.
-FIRST_FILES = (RESULT_FILE, STATS_FILE, EVAL_FILE, POLICY_FILE)
+FIRST_FILES = (RESULT_FILE, STATS_FILE, EVAL_FILE, POLICY_FILE, SCREEN_FILE)
 
 
 @dataclass
@@ -60,11 +63,13 @@ def run_on_node(
     max_bytes: int,
     emit: EventCallback,
     should_cancel: Callable[[], bool] = lambda: False,
+    screen_archive: bytes | None = None,
 ) -> NodeOutcome:
-    """Train and evaluate ``job`` here; ``resume_files`` is its ``resume_from`` checkpoint."""
+    """Train and evaluate ``job`` here; ``resume_files`` is its ``resume_from`` checkpoint,
+    ``screen_archive`` the file of its ``screen_archive``."""
     scratch = new_attempt_dir(job.key)
     try:
-        local = relocate(job, scratch, resume_files)
+        local = relocate(job, scratch, resume_files, screen_archive)
         result = run_candidate(
             local,
             deadline_s=deadline_s,
@@ -107,13 +112,30 @@ def processes_working_in(directory: Path) -> list[int]:
     return found
 
 
-def relocate(job: CandidateJob, scratch: Path, resume_files: Bundle | None) -> CandidateJob:
-    """``job`` with every path moved into ``scratch`` (and its checkpoint written there)."""
+def relocate(
+    job: CandidateJob,
+    scratch: Path,
+    resume_files: Bundle | None,
+    screen_archive: bytes | None = None,
+) -> CandidateJob:
+    """``job`` with every path moved into ``scratch`` (and its checkpoint and screening
+    archive written there; without the archive's bytes it is not screened)."""
     resume_from = None
     if resume_files is not None:
         unpack(resume_files, scratch / RESUME_DIR)
         resume_from = str(scratch / RESUME_DIR)
-    train = replace(job.train, output_dir=str(scratch), resume_from=resume_from)
+    archive = None
+    if screen_archive is not None and job.train.screen_archive:
+        name = Path(job.train.screen_archive).name
+        unpack({name: screen_archive}, scratch / INPUTS_DIR)
+        archive = str(scratch / INPUTS_DIR / name)
+    train = replace(
+        job.train,
+        output_dir=str(scratch),
+        resume_from=resume_from,
+        screen_archive=archive,
+        screen_min_correlation=job.train.screen_min_correlation if archive else None,
+    )
     evaluation = None
     if job.eval is not None:
         evaluation = replace(
@@ -129,8 +151,9 @@ def artifact_names(scratch: Path) -> list[str]:
     logs = [name for name in top if name.endswith(".log")]
     checkpoint = [f"{CHECKPOINT_DIR}/{name}" for name in list_files(scratch / CHECKPOINT_DIR)]
     video = [VIDEO_FILE] if VIDEO_FILE in top else []
+    episodes = [EPISODES_FILE] if EPISODES_FILE in top else []
     first = [name for name in FIRST_FILES if name in top]
-    return first + logs + checkpoint + video + _tensorboard_names(scratch)
+    return first + logs + checkpoint + video + episodes + _tensorboard_names(scratch)
 
 
 def _tensorboard_names(scratch: Path) -> list[str]:

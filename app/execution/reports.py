@@ -25,6 +25,8 @@ MAX_EPISODES = 10_000
 MAX_NAME_CHARS = 64
 MAX_NOTE_CHARS = 500
 MAX_STATE_VARS = 64
+MAX_SCREEN_EPISODES = 256
+SCREEN_MAX_BYTES = 64 * 1024
 
 
 def _clip(limit: int) -> AfterValidator:
@@ -53,10 +55,33 @@ R = TypeVar("R", bound=_Report)
 class TrainResult(_Report):
     """result.json of a training worker."""
 
-    status: Literal["ok", "invalid", "failed"]
+    status: Literal["ok", "invalid", "failed", "screened"]
     error: Error | None = None
-    error_kind: Literal["smoke", "reward", "training"] | None = None
+    error_kind: Literal["smoke", "reward", "training", "screened"] | None = None
     steps: int = Field(0, ge=0)
+
+
+class Misranked(_Report):
+    """The archived pair the reward orders most wrongly: the metric's better episode
+    and the worse one, each with its fitness and the reward's return."""
+
+    better_fitness: Number = None
+    better_return: Number = None
+    worse_fitness: Number = None
+    worse_return: Number = None
+
+
+class Screen(_Report):
+    """screen.json of a training worker (see sandbox.screen): the reward's returns on
+    the run's archived episodes and their rank correlation with the fitness."""
+
+    episodes: int = Field(ge=0, le=MAX_SCREEN_EPISODES)
+    rank_correlation: Number = Field(None, ge=-1.0, le=1.0)
+    returns: list[Number] = Field(default_factory=list, max_length=MAX_SCREEN_EPISODES)
+    fitness: list[Number] = Field(default_factory=list, max_length=MAX_SCREEN_EPISODES)
+    misranked: Misranked | None = None
+    threshold: Number = None
+    screened: bool = False
 
 
 class Summary(_Report):
@@ -124,6 +149,7 @@ class Evaluation(_Report):
     behaviour: Behaviour | None = None
     video: Annotated[str, AfterValidator(_own_video)] | None = None
     video_frames: int = Field(0, ge=0)
+    episodes_file: Literal["episodes.npz"] | None = None  # the recorded episodes, if asked
 
 
 def read_report(path: Path, model: type[R], max_bytes: int) -> R:

@@ -109,3 +109,27 @@ def test_advanced_options_choose_the_device_and_torch_rewards(page: Page, served
     options = served.api.get(f"/api/runs/{run_id}").raise_for_status().json()["options"]
     assert options["device"] == "cpu" and options["reward_backend"] == "torch"
     assert options["simulator"] == "mujoco"
+
+
+def test_a_screening_threshold_from_the_form_is_stored_and_checked(
+    page: Page, served: Served
+) -> None:
+    page.goto("/runs/new")
+    page.evaluate("token => localStorage.setItem('rewardforge.apiToken', token)", TOKEN)
+    page.get_by_label("Environment").select_option(ENV_ID)
+    page.get_by_label("What should the agent do?").fill("swing up, screened")
+    page.get_by_text("Advanced").click()
+    threshold = page.get_by_label("Screening threshold")
+    threshold.fill("1.5")
+    page.get_by_role("button", name="Start run").click()
+    expect(page.locator("#error-options-screen_min_correlation")).to_contain_text(
+        "less than or equal to 1"
+    )
+    threshold.fill("0.25")
+    page.get_by_role("button", name="Start run").click()
+    page.wait_for_url(re.compile(r".*/runs/(?!new$)[^/]+$"))
+    run_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    served.api.post(f"/api/runs/{run_id}/cancel", headers=headers).raise_for_status()
+    options = served.api.get(f"/api/runs/{run_id}").raise_for_status().json()["options"]
+    assert options["screen_min_correlation"] == 0.25 and options["screening"] is True

@@ -8,7 +8,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 CandidateStatus = Literal[
-    "pending", "queued", "training", "evaluating", "done", "invalid", "failed", "stopped"
+    "pending",
+    "queued",
+    "training",
+    "evaluating",
+    "done",
+    "invalid",
+    "failed",
+    "stopped",
+    "screened",
 ]
 CandidateKind = Literal["search", "reselect", "final"]
 

@@ -36,6 +36,8 @@ function errorCell(c) {
     return h("span", { className: "muted" }, `same code as ${shortId(c.duplicate_of)}`);
   if (c.status === "stopped" && c.error_kind === "halving")
     return h("span", { className: "muted" }, "partial: successive halving stopped it");
+  if (c.status === "screened")
+    return h("span", { className: "muted" }, "not trained: screened out on the archive");
   if (shownStatus(c) === "cancelled") return h("span", { className: "muted" }, "trains on resume");
   if (!c.error_kind) return "";
   return h("span", { className: "error-kind" }, c.error_kind);

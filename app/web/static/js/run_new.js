@@ -57,6 +57,7 @@ function body() {
     "llm.temperature",
     "options.n_envs",
     "options.eval_episodes",
+    "options.screen_min_correlation",
   ]);
   for (const element of form.elements) {
     if (!element.name || element.name === "token") continue;
