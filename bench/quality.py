@@ -78,6 +78,8 @@ def search_args(task: dict[str, Any], seed: int, args: argparse.Namespace) -> li
     ]
     if args.eval_episodes:
         flags += ["--eval-episodes", str(args.eval_episodes)]
+    if args.screen_min_correlation is not None:
+        flags += ["--screen-min-correlation", str(args.screen_min_correlation)]
     if args.model:
         flags += ["--model", args.model] + (["--base-url", args.base_url] if args.base_url else [])
     else:
@@ -145,6 +147,11 @@ def search_result(data_dir: Path) -> dict[str, Any] | None:
                 Candidate.run_id == run.id
             )
         )
+        screened = session.scalar(
+            select(func.count(Candidate.id)).where(
+                Candidate.run_id == run.id, Candidate.status == "screened"
+            )
+        )
         calls, tokens, cost = session.execute(
             select(
                 func.count(LLMCall.id),
@@ -160,6 +167,8 @@ def search_result(data_dir: Path) -> dict[str, Any] | None:
             "winner_changed": (final.get("reselection") or {}).get("winner_changed"),
             "budget_stop": (final.get("budget") or {}).get("limit"),
             "env_steps": int(steps or 0),
+            "screened": int(screened or 0),
+            "env_steps_saved": int(screened or 0) * int(run.timesteps or 0),
             "llm_calls": int(calls or 0),
             "tokens": int(tokens or 0),
             "cost_usd": float(cost or 0.0),
@@ -186,7 +195,8 @@ def task_summary(task: dict[str, Any], searches: list[dict[str, Any]]) -> dict[s
         "finished": len(done),
     }
     columns = [f"{s}_{k}" for s in SOURCES for k in ("fitness", "success")]
-    columns += ["normalized_score", "env_steps", "llm_calls", "tokens", "cost_usd", "wall_s"]
+    columns += ["normalized_score", "env_steps", "screened", "env_steps_saved"]
+    columns += ["llm_calls", "tokens", "cost_usd", "wall_s"]
     for column in columns:
         values = [float(s[column]) for s in done if s.get(column) is not None]
         summary[column] = statistics.fmean(values) if values else None
@@ -236,6 +246,10 @@ def aggregates(tasks: list[dict[str, Any]]) -> dict[str, Any]:
         "novel_tasks_with_success": sum(1 for t in novel if (t["candidate_success"] or 0) > 0),
         "novel_tasks": len(novel),
         "env_steps": sum(t["env_steps"] * t["finished"] for t in tasks if t["env_steps"]),
+        "screened": sum(t["screened"] * t["finished"] for t in tasks if t.get("screened")),
+        "env_steps_saved": sum(
+            t["env_steps_saved"] * t["finished"] for t in tasks if t.get("env_steps_saved")
+        ),
         "cost_usd": sum(t["cost_usd"] * t["finished"] for t in tasks if t["cost_usd"]),
     }
 
@@ -261,9 +275,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['search_seeds']} search seed(s) per task; means ± sd over search seeds.",
         "",
         "| task | group | metric | evolved | success | env reward | success | sparse | success "
-        "| norm. score | beats sparse | ≥ env | winner changed | env steps | LLM calls "
-        "| tokens | cost $ | wall s |",
-        "|" + "---|" * 18,
+        "| norm. score | beats sparse | ≥ env | winner changed | env steps | screened "
+        "| LLM calls | tokens | cost $ | wall s |",
+        "|" + "---|" * 19,
     ]
     for t in report["tasks"]:
         lines.append(
@@ -284,6 +298,7 @@ def markdown(report: dict[str, Any]) -> str:
                     {True: "yes", False: "no", None: "—"}[t["at_least_env"]],
                     f"{t['winner_changed']}/{t['finished']}",
                     num(t["env_steps"], digits=4),
+                    num(t.get("screened")),
                     num(t["llm_calls"]),
                     num(t["tokens"], digits=4),
                     num(t["cost_usd"]),
@@ -304,6 +319,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"- mean success of the evolved reward on novel tasks: {pct(a['mean_success_novel'])} "
         f"({a['novel_tasks_with_success']} of {a['novel_tasks']} novel tasks above zero)",
         f"- env steps in all: {a['env_steps']:.4g}; LLM cost: ${a['cost_usd']:.4f}",
+        f"- candidates screened out before training: {a['screened']}, "
+        f"saving {a['env_steps_saved']:.4g} env steps",
         "",
     ]
     return "\n".join(lines)
@@ -319,6 +336,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--base-url", help="an OpenAI-compatible endpoint for --model")
     parser.add_argument("--workers", type=int, default=2, help="candidates trained at once")
     parser.add_argument("--eval-episodes", type=int, help="evaluation episodes (CLI default)")
+    parser.add_argument(
+        "--screen-min-correlation",
+        type=float,
+        help="screen out rewards below this rank correlation on the archive (default: none)",
+    )
     parser.add_argument("--out", type=Path, help="results folder")
     args = parser.parse_args(argv)
     defaults, tasks = load_suite(args.suite)
@@ -326,8 +348,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         tasks = [t for t in tasks if t["name"] in args.only]
     seeds = args.search_seeds or int(defaults.get("search_seeds", 2))
     proposer = args.model or "offline"
+    threshold = args.screen_min_correlation
+    screen = "" if threshold is None else f"-screen{threshold:g}"
     out = args.out or REPO / "bench" / "results" / (
-        f"{args.suite.stem}-{proposer.replace('/', '_')}-x{args.scale:g}"
+        f"{args.suite.stem}-{proposer.replace('/', '_')}-x{args.scale:g}{screen}"
     )
     out.mkdir(parents=True, exist_ok=True)
     summaries = []

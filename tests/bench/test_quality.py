@@ -89,6 +89,7 @@ def test_quality_bench_runs_a_mini_suite_against_an_llm_endpoint_and_skips_on_re
         assert "| mountaincar-flag | standard | reach_flag |" in table
         assert "of standard tasks (Eureka: 83% of 29)" in table
         assert "--model fake-model" in table  # the command that made it
+        assert "- candidates screened out before training: 0, saving 0 env steps" in table
 
         again = _bench(suite, out, llm)
         assert again.returncode == 0, again.stderr[-3000:]
