@@ -141,11 +141,28 @@ function facts(c, timesteps) {
   }
   if (c.stats?.correlation !== undefined)
     rows.push(["Reward–fitness r", fmt(c.stats.correlation, 3)]);
+  const screen = screenFact(c.stats?.screen);
+  if (screen) rows.push(["Screening", screen]);
   return h(
     "dl",
     { className: "facts" },
     rows.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))),
   );
+}
+
+/** "rank correlation 0.85 on 16 archived episodes (screened out: below 0.30)". */
+function screenFact(screen) {
+  if (!screen || !screen.episodes) return null;
+  const rho = screen.rank_correlation;
+  let text =
+    rho === null || rho === undefined
+      ? `no rank correlation on ${screen.episodes} archived episodes`
+      : `rank correlation ${fmt(rho, 2)} with the fitness on ${screen.episodes} archived episodes`;
+  if (screen.threshold !== null && screen.threshold !== undefined)
+    text += screen.screened
+      ? ` (screened out: below ${fmt(screen.threshold, 2)})`
+      : ` (threshold ${fmt(screen.threshold, 2)})`;
+  return text;
 }
 
 function stepsText(c, timesteps) {
