@@ -40,6 +40,16 @@ def finished_counts(session: Session, *, run_id: str) -> tuple[int, int]:
     return int(iterations or 0), int(candidates or 0)
 
 
+def screened_count(session: Session, *, run_id: str) -> int:
+    """Candidates screened out before training (app.evolution.screening)."""
+    count = session.scalar(
+        select(func.count(Candidate.id)).where(
+            Candidate.run_id == run_id, Candidate.status == "screened"
+        )
+    )
+    return int(count or 0)
+
+
 def list_totals(session: Session, run_ids: list[str]) -> dict[str, tuple[int, int, float]]:
     """Per run of ``run_ids``: (iterations done, candidates finished, LLM cost in USD),
     in three grouped queries whatever the number of runs."""

@@ -9,9 +9,9 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from app.api.errors import invalid_field
-from app.api.queries import finished_counts, list_totals
+from app.api.queries import finished_counts, list_totals, screened_count
 from app.api.schemas.candidates import CandidateSummary
-from app.api.schemas.runs import RunDetail, RunListItem, RunProgress, RunRead
+from app.api.schemas.runs import RunDetail, RunListItem, RunProgress, RunRead, Screening
 from app.api.schemas.usage import UsageTotals
 from app.db.errors import ConflictError
 from app.db.models import Run
@@ -46,6 +46,7 @@ def run_detail(session: Session, *, run: Run) -> RunDetail:
         budget_stop=(run.final or {}).get("budget"),
         best_candidate=CandidateSummary.model_validate(best) if best else None,
         progress=_progress(run, iterations_done, candidates_done),
+        screening=_screening(session, run),
         cost=UsageTotals(**llm_usage(session, run_id=run.id)),
     )
 
@@ -72,6 +73,15 @@ def _progress(run: Run, iterations_done: int, candidates_done: int) -> RunProgre
         iterations_total=run.iterations,
         candidates_done=candidates_done,
         candidates_total=run.iterations * run.samples + final_trainings(spec_of(run)),
+    )
+
+
+def _screening(session: Session, run: Run) -> Screening:
+    screened = screened_count(session, run_id=run.id)
+    return Screening(
+        threshold=spec_of(run).options.screen_min_correlation,
+        screened=screened,
+        env_steps_saved=screened * run.timesteps,
     )
 
 

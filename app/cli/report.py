@@ -157,6 +157,12 @@ def print_run(
             cells.append(_cell(c, best=run.best_candidate_id, timesteps=run.timesteps))
         table.add_row(str(index), *cells)
     console.print(table)
+    screened = sum(1 for c in search if c.status == "screened")
+    if screened:
+        console.print(
+            f"screened out before training: {screened} reward(s), "
+            f"{screened * run.timesteps:,} env steps saved"
+        )
     if errors:
         for c in search:
             if c.error:

@@ -224,6 +224,7 @@ def test_run_detail_reports_progress_and_best_candidate(api: Api) -> None:
     assert detail["best_fitness"] == best.fitness
     assert detail["env_reward_is_baseline"] is True  # the card's default metric
     assert detail["winner_changed"] is None and detail["budget_stop"] is None
+    assert detail["screening"] == {"threshold": None, "screened": 0, "env_steps_saved": 0}
 
 
 @pytest.mark.parametrize(

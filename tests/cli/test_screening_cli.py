@@ -52,6 +52,8 @@ def test_a_reward_that_ranks_the_archive_backwards_is_screened_out(
     done = run_cli(["run", *args], env)
     assert done.returncode == 0, done.stderr[-3000:]
     run_id = json.loads(done.stdout)["run_id"]
+    shown = run_cli(["show", run_id], env)
+    assert "screened out before training: 1 reward(s), 1,024 env steps saved" in shown.stdout
 
     factory = make_session_factory(make_engine(f"sqlite:///{tmp_path / 'data/rewardforge.db'}"))
     with factory() as session:

@@ -98,6 +98,12 @@ class RunProgress(BaseModel):
     candidates_total: int = Field(description="search candidates plus the final trainings")
 
 
+class Screening(BaseModel):
+    threshold: float | None = Field(description="the run's screen_min_correlation")
+    screened: int = Field(description="rewards screened out before training")
+    env_steps_saved: int = Field(description="the env steps they would have trained for")
+
+
 class RunRead(BaseModel):
     """A run as lists show it."""
 
@@ -153,6 +159,7 @@ class RunDetail(RunRead):
     )
     best_candidate: CandidateSummary | None
     progress: RunProgress
+    screening: Screening
     cost: UsageTotals
 
 
