@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 RUN_STATUSES = frozenset(
     {"queued", "running", "waiting_feedback", "finalizing", "succeeded", "failed", "cancelled"}
 )
@@ -14,19 +16,18 @@ ITERATION_STATUSES = frozenset({"proposing", "training", "waiting_feedback", "do
 # queued: claimed for this run's training, waiting for a sandbox slot; training once
 # the sandbox reports its first steps. screened: its returns on the archive of evaluated
 # episodes ranked them too unlike the fitness, so it never trained (app.evolution.screening).
-CANDIDATE_STATUSES = frozenset(
-    {
-        "pending",
-        "queued",
-        "training",
-        "evaluating",
-        "done",
-        "invalid",
-        "failed",
-        "stopped",
-        "screened",
-    }
-)
+CandidateStatus = Literal[
+    "pending",
+    "queued",
+    "training",
+    "evaluating",
+    "done",
+    "invalid",
+    "failed",
+    "stopped",
+    "screened",
+]
+CANDIDATE_STATUSES = frozenset(get_args(CandidateStatus))
 # Work under way that a dead worker leaves behind; it goes back to pending on resume.
 UNFINISHED_CANDIDATE_STATUSES = frozenset({"queued", "training", "evaluating"})
 

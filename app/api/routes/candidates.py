@@ -16,7 +16,6 @@ from app.api.schemas.candidates import (
     CandidateDetail,
     CandidateKind,
     CandidateList,
-    CandidateStatus,
     CandidateSummary,
 )
 from app.api.schemas.common import CandidateIdPath, RunIdPath, error_responses
@@ -24,6 +23,7 @@ from app.api.tensorboard_export import event_files, event_zip
 from app.config import Settings
 from app.db.errors import NotFoundError
 from app.db.repository import list_candidates, require_candidate, require_run
+from app.db.states import CandidateStatus
 
 router = APIRouter(tags=["candidates"])
 

@@ -7,17 +7,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-CandidateStatus = Literal[
-    "pending",
-    "queued",
-    "training",
-    "evaluating",
-    "done",
-    "invalid",
-    "failed",
-    "stopped",
-    "screened",
-]
 CandidateKind = Literal["search", "reselect", "final"]
 
 
