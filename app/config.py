@@ -69,7 +69,11 @@ class Settings(BaseSettings):
     )
     heartbeat_timeout_s: float = 120.0
     sandbox_nice: int = Field(
-        10, ge=0, le=19, description="CPU niceness of sandboxes: the API and workers come first"
+        19,
+        ge=0,
+        le=19,
+        description="CPU niceness of sandboxes: the API and workers come first, training "
+        "takes the CPU time they leave",
     )
 
     api_token: str | None = Field(None, description="comma-separated accepted bearer tokens")
@@ -86,6 +90,19 @@ class Settings(BaseSettings):
         30.0, gt=0, description="how long a request waits for a free connection before a 503"
     )
     lease_seconds: float = 30.0
+    api_threads: int = Field(
+        8,
+        ge=1,
+        le=200,
+        description="threads the API runs its database routes in: a few answer a crowd in "
+        "arrival order, where anyio's default 40 take turns at the GIL in no order",
+    )
+    loop_stall_warning_ms: float = Field(
+        500,
+        ge=0,
+        description="log a warning, with every thread's stack, when the API's event loop is "
+        "blocked this long (0: off)",
+    )
 
     @field_validator("api_token")
     @classmethod

@@ -7,7 +7,7 @@ the environment; tests and ``rewardforge serve`` pass their own Settings.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 import anyio
@@ -18,6 +18,7 @@ from app.api.body_limit import DEFAULT_MAX_BODY_BYTES, BodySizeLimitMiddleware
 from app.api.deps import token_hashes
 from app.api.errors import install_error_handlers
 from app.api.event_stream import EventHub
+from app.api.loop_stalls import LoopStallMonitor
 from app.api.readiness import WorkerState, migration_head
 from app.api.router import api_router
 from app.api.same_origin import SameOriginMiddleware, allowed_hosts
@@ -27,6 +28,7 @@ from app.web.docs import router as docs_router
 from app.web.routes import mount_web
 
 API_PREFIX = "/api"
+POOL_THREADS = 4
 DESCRIPTION = """\
 rewardforge turns a sentence into a reward function: an LLM writes candidate
 reward code, each candidate trains a policy in a sandbox, a trusted evaluator
@@ -83,10 +85,18 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The event streams' pollers live as long as the app.
-        async with anyio.create_task_group() as tasks:
-            app.state.event_hub = EventHub(app.state.session_factory, tasks)
-            yield
-            tasks.cancel_scope.cancel()
+        # Sync routes run in anyio's worker threads. Dozens of threads at once only take
+        # turns at the GIL in no fair order, so a few requests wait far longer than the
+        # rest; a few threads serve the same load in arrival order.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
+        async with AsyncExitStack() as stack:
+            if settings.loop_stall_warning_ms > 0:
+                monitor = LoopStallMonitor(settings.loop_stall_warning_ms / 1000)
+                app.state.loop_stalls = await stack.enter_async_context(monitor.running())
+            async with anyio.create_task_group() as tasks:
+                app.state.event_hub = EventHub(app.state.session_factory, tasks)
+                yield
+                tasks.cancel_scope.cancel()
         engine.dispose()
 
     app = FastAPI(
@@ -104,6 +114,9 @@ def create_app(
     app.state.settings = settings.model_copy(update={"api_token": None})
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    # Threads that take request connections from the pool and hand them back (app.api.deps).
+    app.state.connectors = anyio.CapacityLimiter(POOL_THREADS)
+    app.state.closers = anyio.CapacityLimiter(POOL_THREADS)
     app.state.migration_head = migration_head(url)
     app.state.workers = tuple(workers)
     install_error_handlers(app)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
@@ -74,10 +76,31 @@ def get_session_factory(request: Request) -> sessionmaker[Session]:
     return request.app.state.session_factory
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session for one request; routes commit what they change."""
-    with request.app.state.session_factory() as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session for one request, on a connection of its own; routes commit what they
+    change.
+
+    The connection is taken from the pool before the route runs and handed back after
+    the response is built, each in a thread of its own limiter (``app.state.connectors``,
+    ``app.state.closers``), never in the routes' threads. Had a route thread waited for
+    the pool, a crowd could take every route thread waiting for connections held by
+    finished requests that need a route thread to build their response: no request
+    would move until the pool's timeout answered 503.
+    """
+    state = request.app.state
+    connection = await anyio.to_thread.run_sync(state.engine.connect, limiter=state.connectors)
+    session = state.session_factory(bind=connection)
+    try:
         yield session
+    finally:
+        await anyio.to_thread.run_sync(_close, session, connection, limiter=state.closers)
+
+
+def _close(session: Session, connection: Connection) -> None:
+    try:
+        session.close()
+    finally:
+        connection.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from typing import Any
@@ -14,6 +15,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from app.db.errors import ConflictError, NotFoundError
+
+log = logging.getLogger(__name__)
 
 _SECRET_NAME = re.compile(r"key|token|secret|password", re.IGNORECASE)
 
@@ -79,6 +82,7 @@ async def _conflict(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("%s %s: database error: %s", request.method, request.url.path, exc)
     return JSONResponse(
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         content={"detail": "the database is unavailable; try again shortly"},
@@ -87,6 +91,7 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
 
 
 async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("%s %s: no free database connection: %s", request.method, request.url.path, exc)
     return JSONResponse(
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         content={"detail": "every database connection is busy; try again shortly"},

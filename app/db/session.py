@@ -88,7 +88,8 @@ def pool_options(settings: Settings, url: str) -> dict[str, Any]:
     """Pool size, overflow and wait of ``settings`` for an engine on ``url``.
 
     SQLite in memory keeps its single connection; files and Postgres get a
-    pool, sized for the API's thread pool (40 threads) by default.
+    pool: by default room for every API thread, the event streams' pollers and
+    the requests whose connections are being handed back.
     """
     resolved = resolve_url(url)
     if make_url(resolved).get_backend_name() != "postgresql" and _sqlite_file(resolved) is None:

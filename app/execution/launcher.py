@@ -79,7 +79,7 @@ class SandboxPolicy:
     max_processes: int = 512
     open_files: int = OPEN_FILES
     hidden: tuple[Path, ...] = ()
-    nice: int = 10  # CPU niceness: the API and the workers' own threads come first
+    nice: int = 19  # CPU niceness: the API and the workers' own threads come first
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SandboxPolicy:

@@ -53,9 +53,9 @@ def _niceness_inside(out: Path, policy: SandboxPolicy) -> int:
 def test_sandbox_code_runs_at_the_configured_niceness(tmp_path: Path) -> None:
     base = os.nice(0)
     settings = Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
-    assert settings.sandbox_nice == 10
+    assert settings.sandbox_nice == 19
     policy = SandboxPolicy.from_settings(settings)
-    assert _niceness_inside(tmp_path / "default", policy) == min(base + 10, 19)
+    assert _niceness_inside(tmp_path / "default", policy) == min(base + 19, 19)
 
 
 @pytest.mark.parametrize("nice", [0, 5])
@@ -75,4 +75,4 @@ def test_the_sandbox_session_yields_at_every_level(tmp_path: Path, level: str) -
     policy = replace(SandboxPolicy.from_settings(settings), level=level)
     if (reason := isolation.probe()[level]) is not None:
         pytest.skip(f"{level} cannot run here: {reason}")
-    assert _reported(tmp_path / level, policy)[1] == "10"
+    assert _reported(tmp_path / level, policy)[1] == "19"
