@@ -132,6 +132,26 @@ def _stored_run(data_dir: Path) -> Run | None:
         return session.scalars(select(Run).order_by(Run.created_at.desc())).first()
 
 
+def recorded_searches(
+    path: Path, scale: float, proposer: str
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """The finished searches an earlier run of the same suite, scale and proposer wrote to
+    ``results.json``, by (task, seed): the stored runs are not kept in git, the table is,
+    so a clone can finish a table that another machine began."""
+    if not path.exists():
+        return {}
+    report = json.loads(path.read_text())
+    if report.get("scale") != scale or report.get("proposer") != proposer:
+        return {}
+    found = {}
+    for task in report.get("tasks", []):
+        for position, search in enumerate(task.get("runs", [])):
+            seed = search.get("seed", position)  # older tables listed every seed in order
+            if search.get("status") == "succeeded":
+                found[(task["name"], seed)] = {**search, "seed": seed}
+    return found
+
+
 def search_result(data_dir: Path) -> dict[str, Any] | None:
     """One finished search, read from its database: the final comparison and its cost."""
     database = data_dir / "rewardforge.db"
@@ -354,14 +374,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"{args.suite.stem}-{proposer.replace('/', '_')}-x{args.scale:g}{screen}"
     )
     out.mkdir(parents=True, exist_ok=True)
+    recorded = recorded_searches(out / "results.json", args.scale, proposer)
     summaries = []
     for task in tasks:
         print(f"{task['name']} ({task['group']}): {seeds} search(es)", flush=True)
         searches = []
         for seed in range(seeds):
+            data_dir = out / "runs" / f"{task['name']}-s{seed}"
+            earlier = recorded.get((task["name"], seed))
+            if earlier is not None and not (data_dir / "rewardforge.db").exists():
+                print(f"  {data_dir.name}: finished, read from results.json", flush=True)
+                searches.append(earlier)
+                continue
             result = search_result(run_search(task, seed, args, out))
             if result is not None:
-                searches.append(result)
+                searches.append({**result, "seed": seed})
         summaries.append({**task_summary(task, searches), "runs": searches})
     report = {
         "suite": args.suite.name,

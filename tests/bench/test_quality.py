@@ -5,6 +5,7 @@ under the results folder, and a re-run that skips what is finished."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,12 @@ def test_quality_bench_runs_a_mini_suite_against_an_llm_endpoint_and_skips_on_re
         assert json.loads((out / "results.json").read_text())["tasks"][0]["runs"] == [
             standard["runs"][0]
         ]
+
+        # A clone has the table (tracked) but not the stored runs (ignored): it finishes
+        # the table from results.json, searching nothing again.
+        shutil.rmtree(out / "runs")
+        cloned = _bench(suite, out, llm)
+        assert cloned.returncode == 0, cloned.stderr[-3000:]
+        assert cloned.stdout.count("finished, read from results.json") == 2
+        assert len(llm.chat_requests) == asked
+        assert json.loads((out / "results.json").read_text())["tasks"] == report["tasks"]
