@@ -7,12 +7,15 @@ idle and while two candidates train, on SQLite and on Postgres, side by side.
 Each backend gets a real ``rewardforge serve`` on a loopback port and a
 throwaway database (Postgres: a throwaway cluster from tests/postgres.py unless
 --postgres-url names a server that lets the role CREATE DATABASE). While
-``--streams`` event streams stay open on one run, ``--clients`` clients GET the
-run ``--requests`` times, then open and close streams (Last-Event-ID: 0),
-timing the first event. Idle: the run is queued and nothing trains. Busy: a
-``rewardforge worker`` (two training slots, sandboxes at ``--sandbox-nice``,
-default the setting's 10) claims it and two HalfCheetah candidates train. Only 127.0.0.1 is
-contacted. Target: busy p99 at most 1.5x idle.
+``--streams`` event streams stay open on one run (held by a process of their
+own), ``--clients`` clients GET the run ``--requests`` times, then open and close
+streams (Last-Event-ID: 0), timing the first event; each client's first request
+of a phase is a warm-up, not timed. Idle: the run is queued and nothing trains.
+Busy: a ``rewardforge worker`` (two training slots, sandboxes at
+``--sandbox-nice``, default the setting's 10) claims it and two HalfCheetah
+candidates train. Beside the latencies it prints the timing client's own loop
+lag and the server's event-loop stalls over 200 ms (its log names their cause).
+Only 127.0.0.1 is contacted. Target: busy p99 at most 1.5x idle.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,48 +72,97 @@ async def _first_event(client: httpx.AsyncClient, path: str) -> None:
 
 
 async def _timed(client: httpx.AsyncClient, path: str, *, clients: int, total: int) -> list[float]:
-    """Seconds each of ``total`` requests took, ``clients`` at a time."""
+    """Seconds each of ``total`` requests took, ``clients`` at a time, after each client's
+    first request (the warm-up: all clients start at once, and that burst's queue would
+    otherwise be the p99 of every phase, idle or busy)."""
     left = iter(range(total))
     found: list[float] = []
 
+    async def request() -> None:
+        if path.endswith("/events"):
+            await _first_event(client, path)
+        else:
+            (await client.get(path)).raise_for_status()
+
     async def one_client() -> None:
+        await request()
         for _ in left:
             start = time.perf_counter()
-            if path.endswith("/events"):
-                await _first_event(client, path)
-            else:
-                (await client.get(path)).raise_for_status()
+            await request()
             found.append(time.perf_counter() - start)
 
     await asyncio.gather(*(one_client() for _ in range(clients)))
     return found
 
 
-async def _phase(base: str, run_id: str, args: argparse.Namespace) -> dict[str, list[float]]:
-    # Idle connections are dropped before uvicorn's 5 s keep-alive ends, so none is
-    # reused just as the server closes it.
-    limits = httpx.Limits(max_connections=args.streams + args.clients + 10, keepalive_expiry=2)
-    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+async def _lag(found: list[float]) -> None:
+    """How late this client's own loop wakes from 10 ms sleeps (its stalls count as the
+    server's in the timings)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        start = loop.time()
+        await asyncio.sleep(0.01)
+        found.append(loop.time() - start - 0.01)
+
+
+async def _hold_streams(base: str, path: str, count: int) -> None:
+    """Open ``count`` event streams and keep them open; say "open" once all are."""
+    limits = httpx.Limits(max_connections=count + 10)
+    async with httpx.AsyncClient(base_url=base, timeout=None, limits=limits) as client:
         opened: list[int] = []
-        events = f"/api/runs/{run_id}/events"
-        holders = [
-            asyncio.create_task(_hold_stream(client, events, opened)) for _ in range(args.streams)
-        ]
-        while len(opened) < args.streams:
+        holders = [asyncio.create_task(_hold_stream(client, path, opened)) for _ in range(count)]
+        while len(opened) < count:
             await asyncio.sleep(0.1)
         assert set(opened) <= {200}, opened
-        found = {
-            "run": await _timed(
-                client, f"/api/runs/{run_id}", clients=args.clients, total=args.requests
-            ),
-            "event": await _timed(
-                client, events, clients=args.clients, total=max(args.requests // 4, 100)
-            ),
-        }
-        for holder in holders:
-            holder.cancel()
-        await asyncio.gather(*holders, return_exceptions=True)
+        print("open", flush=True)
+        await asyncio.gather(*holders)
+
+
+def _open_streams(base: str, path: str, count: int) -> subprocess.Popen[str]:
+    """A process holding ``count`` open streams. Reading what 200 streams receive is work
+    of its own: done in the timing client's loop, it would delay the timings it makes."""
+    holder = subprocess.Popen(
+        [sys.executable, __file__, "--hold", base, path, str(count)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+    return holder
+
+
+async def _phase(base: str, run_id: str, args: argparse.Namespace) -> dict[str, list[float]]:
+    events = f"/api/runs/{run_id}/events"
+    holder = _open_streams(base, events, args.streams)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive ends, so none is
+    # reused just as the server closes it.
+    limits = httpx.Limits(max_connections=args.clients + 10, keepalive_expiry=2)
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+            lags: list[float] = []
+            lagging = asyncio.create_task(_lag(lags))
+            found = {
+                "run": await _timed(
+                    client, f"/api/runs/{run_id}", clients=args.clients, total=args.requests
+                ),
+                "event": await _timed(
+                    client, events, clients=args.clients, total=max(args.requests // 4, 100)
+                ),
+                "client lag": lags,
+            }
+            lagging.cancel()
+    finally:
+        holder.terminate()
+        holder.wait(timeout=30)
     return found
+
+
+def _stalls(log: Path, offset: int) -> tuple[list[float], int]:
+    """Seconds of each event-loop stall the server logged after ``offset``, and the new end."""
+    with log.open("rb") as file:
+        file.seek(offset)
+        text = file.read().decode(errors="replace")
+    found = [float(ms) / 1000 for ms in re.findall(r"event loop was blocked for (\d+) ms", text)]
+    return found, offset + len(text.encode())
 
 
 def _wait_for_training(base: str, run_id: str, count: int = 2) -> None:
@@ -124,7 +179,11 @@ def _wait_for_training(base: str, run_id: str, count: int = 2) -> None:
 def measure(url: str, folder: Path, args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
     """Idle and busy latencies of one backend at ``url``."""
     env = cli_env(
-        folder / "data", database_url=url, workers="2", sandbox_nice=str(args.sandbox_nice)
+        folder / "data",
+        database_url=url,
+        workers="2",
+        sandbox_nice=str(args.sandbox_nice),
+        loop_stall_warning_ms="200",
     )
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -135,10 +194,15 @@ def measure(url: str, folder: Path, args: argparse.Namespace) -> dict[str, dict[
         created = httpx.post(f"{base}/api/runs", json=RUN)
         created.raise_for_status()
         run_id = created.json()["id"]
+        log = folder / "serve.log"
+        seen = log.stat().st_size
         idle = asyncio.run(_phase(base, run_id, args))
+        idle["server stalls"], seen = _stalls(log, seen)
         worker = start_cli(["worker"], env, folder / "worker.log")
         _wait_for_training(base, run_id)
+        seen = log.stat().st_size
         busy = asyncio.run(_phase(base, run_id, args))
+        busy["server stalls"], seen = _stalls(log, seen)
         httpx.post(f"{base}/api/runs/{run_id}/cancel")
     finally:
         for process in (worker, server):
@@ -168,6 +232,13 @@ def postgres(url: str | None) -> Iterator[str | None]:
     yield url.rsplit("/", 1)[0] + f"/{name}"
 
 
+def _keep(folder: Path, into: Path | None) -> None:
+    if into is not None:
+        into.mkdir(parents=True, exist_ok=True)
+        for log in folder.glob("*.log"):
+            shutil.copy(log, into / f"{folder.name}-{log.name}")
+
+
 def _pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] * 1000
 
@@ -189,15 +260,29 @@ def report(results: dict[str, dict[str, dict[str, list[float]]]], args: argparse
                 f"{backend:9} {label:12} {i50:7.1f}ms {i99:7.1f}ms {b50:7.1f}ms {b99:7.1f}ms "
                 f"{b99 / i99:9.2f}  {verdict}"
             )
+        for phase in ("idle", "busy"):
+            lag, stalls = phases[phase]["client lag"], phases[phase]["server stalls"]
+            print(
+                f"{backend:9} {phase}: client loop lag p99 {_pct(lag, 99):.1f} ms, max "
+                f"{max(lag) * 1000:.0f} ms; server loop stalls over 200 ms: {len(stalls)}"
+                + (f", longest {max(stalls) * 1000:.0f} ms" if stalls else "")
+            )
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--hold"]:  # the stream-holding process of _open_streams
+        base, path, count = sys.argv[2:5]
+        asyncio.run(_hold_streams(base, path, int(count)))
+        return
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--postgres-url", default=None)
+    parser.add_argument(
+        "--keep-logs", type=Path, default=None, help="copy each backend's server log here"
+    )
     parser.add_argument(
         "--sandbox-nice", type=int, default=Settings.model_fields["sandbox_nice"].default
     )
@@ -208,13 +293,19 @@ def main() -> None:
             folder = Path(tmp) / backend
             folder.mkdir()
             if backend == "sqlite":
-                results[backend] = measure(f"sqlite:///{folder / 'rf.db'}", folder, args)
+                try:
+                    results[backend] = measure(f"sqlite:///{folder / 'rf.db'}", folder, args)
+                finally:
+                    _keep(folder, args.keep_logs)
                 continue
             with postgres(args.postgres_url) as url:
                 if url is None:
                     print("postgres: no server binaries and no --postgres-url; skipped")
                     continue
-                results[backend] = measure(url, folder, args)
+                try:
+                    results[backend] = measure(url, folder, args)
+                finally:
+                    _keep(folder, args.keep_logs)
     report(results, args)
 
 
