@@ -24,6 +24,14 @@ TINY_RUN: dict[str, Any] = {
     # no films: the dashboard tests show them; here they would only cost minutes
     "options": {"n_envs": 2, "eval_episodes": 1, "video": False},
 }
+QUEUED_RUN: dict[str, Any] = {  # a run to read and follow; the tests start no worker
+    "env_id": "CartPole-v1",
+    "task": "balance the pole",
+    "iterations": 1,
+    "samples": 1,
+    "timesteps": 1000,
+    "llm": {"offline": True},
+}
 
 
 @contextmanager

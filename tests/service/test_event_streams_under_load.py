@@ -20,21 +20,13 @@ import pytest
 from app.db.session import upgrade_database
 from tests.postgres import create_database, drop_database, plain_url
 from tests.processes import cli_env
-from tests.service.helpers import serving
+from tests.service.helpers import QUEUED_RUN, serving
 
 STREAMS = 60
 CLIENTS = 30
 HAMMER_SECONDS = 6.0
 QUIET_SECONDS = 4.0
 STATS_DELAY_SECONDS = 11.0
-RUN = {
-    "env_id": "CartPole-v1",
-    "task": "balance the pole",
-    "iterations": 1,
-    "samples": 1,
-    "timesteps": 1000,
-    "llm": {"offline": True},
-}
 
 pytestmark = pytest.mark.postgres
 
@@ -134,7 +126,7 @@ def test_open_streams_hold_no_connections_and_gets_never_fail(
 ) -> None:
     env = cli_env(tmp_path / "data", database_url=database, db_pool_size="4", db_max_overflow="2")
     with serving(env, tmp_path / "serve.log", workers=0) as base:
-        created = httpx.post(f"{base}/api/runs", json=RUN)
+        created = httpx.post(f"{base}/api/runs", json=QUEUED_RUN)
         assert created.status_code == 201, created.text
         found = asyncio.run(_load(base, database, created.json()["id"]))
     counter = found["counter"]

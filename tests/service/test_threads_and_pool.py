@@ -11,18 +11,10 @@ from pathlib import Path
 import httpx
 
 from tests.processes import cli_env
-from tests.service.helpers import serving
+from tests.service.helpers import QUEUED_RUN, serving
 
 CLIENTS = 24
 REQUESTS = 10
-RUN = {
-    "env_id": "CartPole-v1",
-    "task": "balance the pole",
-    "iterations": 1,
-    "samples": 1,
-    "timesteps": 1000,
-    "llm": {"offline": True},
-}
 
 
 async def _crowd(base: str, run_id: str) -> Counter[int]:
@@ -47,7 +39,7 @@ def test_a_crowd_beyond_the_threads_and_the_pool_gets_no_503(tmp_path: Path) -> 
         db_pool_timeout_s="5",
     )
     with serving(env, tmp_path / "serve.log", workers=0) as base:
-        created = httpx.post(f"{base}/api/runs", json=RUN)
+        created = httpx.post(f"{base}/api/runs", json=QUEUED_RUN)
         assert created.status_code == 201, created.text
         codes = asyncio.run(_crowd(base, created.json()["id"]))
     assert codes == Counter({200: CLIENTS * REQUESTS}), (
