@@ -93,7 +93,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        await anyio.to_thread.run_sync(_close, session, connection, limiter=state.closers)
+        with anyio.CancelScope(shield=True):  # a cancelled request still returns its connection
+            await anyio.to_thread.run_sync(_close, session, connection, limiter=state.closers)
 
 
 def _close(session: Session, connection: Connection) -> None:

@@ -5,8 +5,8 @@ it is blocked (a synchronous call on the loop, a thread holding the GIL, the
 process not being scheduled) all of them wait. A watchdog thread sees the loop
 miss its ticks and, once a stall passes ``threshold_s``, logs a warning with
 what every thread of the process was running at that moment, then the stall's
-length when the loop turns again. ``stalls`` keeps the lengths for /api/ready
-and the load bench.
+length when the loop turns again (bench/api_load.py counts those lines).
+``stalls`` keeps the latest lengths.
 """
 
 from __future__ import annotations
