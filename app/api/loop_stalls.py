@@ -6,7 +6,6 @@ process not being scheduled) all of them wait. A watchdog thread sees the loop
 miss its ticks and, once a stall passes ``threshold_s``, logs a warning with
 what every thread of the process was running at that moment, then the stall's
 length when the loop turns again (bench/api_load.py counts those lines).
-``stalls`` keeps the latest lengths.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import sys
 import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,9 +24,8 @@ log = logging.getLogger(__name__)
 
 
 class LoopStallMonitor:
-    def __init__(self, threshold_s: float, *, keep: int = 100) -> None:
+    def __init__(self, threshold_s: float) -> None:
         self.threshold_s = threshold_s
-        self.stalls: deque[float] = deque(maxlen=keep)  # seconds, newest last
         self._last_tick = time.monotonic()
         self._loop_thread = threading.get_ident()
         self._stop = threading.Event()
@@ -52,7 +49,6 @@ class LoopStallMonitor:
                 )
             elif reported_at is not None and last != reported_at:
                 stall = last - reported_at  # when it turned again, minus when it stopped
-                self.stalls.append(stall)
                 log.warning("event loop was blocked for %.0f ms", stall * 1000)
                 reported_at = None
 
