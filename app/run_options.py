@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 from pydantic import (
     BaseModel,
@@ -25,8 +25,12 @@ from pydantic import (
     model_validator,
 )
 
+from envs.zoo import SHORT_BUDGET_MAX_FRACTION
 from sandbox.batched import MAX_BATCHED_ENVS, unavailable_reason
 from sandbox.spec import DEVICE_PATTERN
+
+if TYPE_CHECKING:
+    from envs.card import EnvCard, TrainingDefaults
 
 MAX_ITERATIONS = 50
 MAX_SAMPLES = 64
@@ -88,6 +92,14 @@ class TrainingOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     algorithm: Literal["PPO", "SAC"] | None = Field(None, description="default: the card's")
+    tuning: Literal["auto", "zoo", "short"] = Field(
+        "auto",
+        description="the card's training settings: zoo (rl-baselines3-zoo's, tuned for the "
+        "card's full budget) or short (small nets, lr 1e-3: for candidates that train on a "
+        "small fraction of it, on the cards that have them); auto: short where the card has "
+        f"them and timesteps is at most {SHORT_BUDGET_MAX_FRACTION:g} of the card's budget, "
+        "else zoo. A stored run keeps what auto chose",
+    )
     # Before n_envs: the n_envs check reads it.
     simulator: Literal["mujoco", "mujoco_warp"] = Field(
         "mujoco",
@@ -171,6 +183,7 @@ class TrainingOptions(BaseModel):
         # Stored runs and clients may send null for "the default".
         if isinstance(data, dict):
             fixed: tuple[str, ...] = ("simulator", "device", "reward_backend", "eval_episodes")
+            fixed += ("tuning",)
             fixed += ("video", "halving_rungs", "halving_keep", "final_top_k", "screening")
             return {k: v for k, v in data.items() if not (k in fixed and v is None)}
         return data
@@ -341,9 +354,37 @@ def prepare_run(spec: RunSpec) -> RunSpec:
             f"{least}); raise it or lower samples, final_seeds, final_top_k or timesteps",
             limit,
         )
+    tuning = _tuning(spec.options.tuning, card, timesteps)
     return spec.model_copy(
-        update={"env_id": card.env_id, "fitness_metric": metric, "timesteps": timesteps}
+        update={
+            "env_id": card.env_id,
+            "fitness_metric": metric,
+            "timesteps": timesteps,
+            "options": spec.options.model_copy(update={"tuning": tuning}),
+        }
     )
+
+
+def _tuning(asked: str, card: EnvCard, timesteps: int) -> str:
+    """``auto`` resolved for the run's budget; ``short`` refused where the card has none."""
+    if asked == "short" and card.short_training is None:
+        raise RunOptionError(
+            ("options", "tuning"),
+            f"{card.env_id} has no short-budget settings; use tuning zoo or auto",
+            asked,
+        )
+    if asked != "auto":
+        return asked
+    short = timesteps <= SHORT_BUDGET_MAX_FRACTION * card.training.timesteps
+    return "short" if short and card.short_training is not None else "zoo"
+
+
+def training_defaults(card: EnvCard, options: TrainingOptions) -> TrainingDefaults:
+    """The card's settings a run's candidates train with. ``auto`` here is a run stored
+    before the choice was recorded: those trained with the zoo's."""
+    if options.tuning == "short" and card.short_training is not None:
+        return card.short_training
+    return card.training
 
 
 def final_trainings(spec: RunSpec) -> int:

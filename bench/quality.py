@@ -60,9 +60,14 @@ def load_suite(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return defaults, tasks
 
 
+def candidate_timesteps(task: dict[str, Any], scale: float) -> int:
+    """Env steps per candidate of ``task`` at ``scale``."""
+    return max(MIN_TIMESTEPS, round(task["timesteps"] * scale))
+
+
 def search_args(task: dict[str, Any], seed: int, args: argparse.Namespace) -> list[str]:
     """The ``rewardforge run`` flags of one search."""
-    timesteps = max(MIN_TIMESTEPS, round(task["timesteps"] * args.scale))
+    timesteps = candidate_timesteps(task, args.scale)
     flags = [
         "run",
         *("--env", task["env"], "--task", task["task"], "--fitness", task["metric"]),
@@ -172,6 +177,8 @@ def search_result(data_dir: Path) -> dict[str, Any] | None:
             "tokens": int(tokens or 0),
             "cost_usd": float(cost or 0.0),
             "wall_s": (run.updated_at - run.created_at).total_seconds(),
+            "timesteps": run.timesteps,
+            "tuning": (run.options or {}).get("tuning", "zoo"),
         }
         for source in SOURCES:
             block = final.get(source) or {}
@@ -208,7 +215,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"{args.suite.stem}-{proposer.replace('/', '_')}-x{args.scale:g}{screen}"
     )
     out.mkdir(parents=True, exist_ok=True)
-    recorded = recorded_searches(out / "results.json", args.scale, proposer)
+    recorded = recorded_searches(
+        out / "results.json",
+        args.scale,
+        proposer,
+        {task["name"]: candidate_timesteps(task, args.scale) for task in tasks},
+    )
     summaries = []
     for task in tasks:
         print(f"{task['name']} ({task['group']}): {seeds} search(es)", flush=True)

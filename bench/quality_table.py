@@ -14,11 +14,12 @@ SOURCES = {"candidate": "evolved", "env": "env reward", "fitness": "sparse"}
 
 
 def recorded_searches(
-    path: Path, scale: float, proposer: str
+    path: Path, scale: float, proposer: str, timesteps: dict[str, int]
 ) -> dict[tuple[str, int], dict[str, Any]]:
     """The finished searches an earlier run of the same suite, scale and proposer wrote to
     ``results.json``, by (task, seed): the stored runs are not kept in git, the table is,
-    so a clone can finish a table that another machine began."""
+    so a clone can finish a table that another machine began. A search whose candidates
+    trained on other than ``timesteps[task]`` env steps (the suite changed) is not kept."""
     if not path.exists():
         return {}
     report = json.loads(path.read_text())
@@ -28,7 +29,8 @@ def recorded_searches(
     for task in report.get("tasks", []):
         for position, search in enumerate(task.get("runs", [])):
             seed = search.get("seed", position)  # older tables listed every seed in order
-            if search.get("status") == "succeeded":
+            same_budget = search.get("timesteps") == timesteps.get(task["name"])
+            if search.get("status") == "succeeded" and same_budget:
                 found[(task["name"], seed)] = {**search, "seed": seed}
     return found
 
@@ -45,6 +47,9 @@ def task_summary(task: dict[str, Any], searches: list[dict[str, Any]]) -> dict[s
         "higher_is_better": higher,
         "searches": len(searches),
         "finished": len(done),
+        "per_candidate": ", ".join(
+            sorted({f"{s['timesteps']:,} {s['tuning']}" for s in done if "timesteps" in s})
+        ),
     }
     columns = [f"{s}_{k}" for s in SOURCES for k in ("fitness", "success")]
     columns += ["normalized_score", "env_steps", "screened", "env_steps_saved"]
@@ -124,12 +129,15 @@ def markdown(report: dict[str, Any]) -> str:
         f"Command: `{report['command']}`",
         "",
         f"Proposer: {report['proposer']}; scale {report['scale']}; "
-        f"{report['search_seeds']} search seed(s) per task; means ± sd over search seeds.",
+        f"{report['search_seeds']} search seed(s) per task; means ± sd over search seeds. "
+        "Steps per candidate: the env steps each candidate trains on and the card's "
+        "settings it trains with (zoo: rl-baselines3-zoo's; short: for small budgets).",
         "",
-        "| task | group | metric | evolved | success | env reward | success | sparse | success "
-        "| norm. score | beats sparse | ≥ env | winner changed | env steps | screened "
+        "| task | group | metric | steps per candidate | evolved | success | env reward "
+        "| success | sparse | success | norm. score | beats sparse | ≥ env | winner changed "
+        "| env steps | screened "
         "| LLM calls | tokens | cost $ | wall s |",
-        "|" + "---|" * 19,
+        "|" + "---|" * 20,
     ]
     for t in report["tasks"]:
         lines.append(
@@ -139,6 +147,7 @@ def markdown(report: dict[str, Any]) -> str:
                     t["name"],
                     t["group"],
                     t["metric"] + ("" if t["higher_is_better"] else " (lower)"),
+                    t.get("per_candidate") or "—",
                     num(t["candidate_fitness"], t["candidate_fitness_sd"]),
                     pct(t["candidate_success"]),
                     num(t["env_fitness"], t["env_fitness_sd"]),

@@ -100,6 +100,9 @@ class EnvCard:
     fitness_metrics: tuple[FitnessMetric, ...]
     shaping_terms: tuple[ShapingTerm, ...] = ()
     training: TrainingDefaults = field(default_factory=TrainingDefaults)
+    # Settings for a candidate that trains on a small fraction of ``training.timesteps``
+    # (see envs.zoo.SHORT_BUDGET); None: the card's settings at any budget.
+    short_training: TrainingDefaults | None = None
     make_kwargs: dict[str, Any] = field(default_factory=dict)  # passed to gym.make
     version: int = 1  # bump instead of editing what stored runs were made with
 

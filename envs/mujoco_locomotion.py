@@ -22,7 +22,7 @@ from envs.terms import (
     obs_var,
     state_term,
 )
-from envs.zoo import zoo_defaults
+from envs.zoo import short_budget_defaults, zoo_defaults
 
 _CLIPPED = " (clipped to [-10, 10] in the observation)"
 
@@ -95,6 +95,7 @@ HALF_CHEETAH = EnvCard(
         ShapingTerm("pitch_rate", 'np.square(state["torso_angular_velocity"])', sign=-1.0),
     ),
     training=zoo_defaults("HalfCheetah-v5"),
+    short_training=short_budget_defaults("HalfCheetah-v5"),
 )
 
 
@@ -151,6 +152,7 @@ HOPPER = EnvCard(
     ),
     shaping_terms=_walker_terms(),
     training=zoo_defaults("Hopper-v5"),
+    short_training=short_budget_defaults("Hopper-v5"),
 )
 
 WALKER2D = EnvCard(
@@ -179,6 +181,7 @@ WALKER2D = EnvCard(
     ),
     shaping_terms=_walker_terms(),
     training=zoo_defaults("Walker2d-v5"),
+    short_training=short_budget_defaults("Walker2d-v5"),
 )
 
 

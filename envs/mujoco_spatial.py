@@ -15,7 +15,7 @@ import numpy as np
 from envs.card import EnvCard, FitnessMetric, Reduce, ShapingTerm, State, StateVar
 from envs.extract import Infos, batch_obs, info_array, read_only
 from envs.terms import ALIVE, CTRL_COST, distance_metrics, flag_steps_metric, obs_var, state_term
-from envs.zoo import zoo_defaults
+from envs.zoo import short_budget_defaults, zoo_defaults
 
 _CONTACT_COST = ShapingTerm(
     "contact_cost", 'np.sum(np.square(np.clip(state["contact_forces"], -1, 1)), axis=-1)', -1.0
@@ -119,6 +119,7 @@ ANT = EnvCard(
         state_term("upright", "torso_up"),
     ),
     training=zoo_defaults("Ant-v5"),
+    short_training=short_budget_defaults("Ant-v5"),
 )
 
 

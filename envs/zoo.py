@@ -246,6 +246,47 @@ ZOO_DEFAULTS: dict[str, TrainingDefaults] = {
 }
 
 
+# The zoo tunes for its full budget (1e6 steps for MuJoCo): HalfCheetah learns at
+# 2e-5 with 20 epochs of 64-sample minibatches, and at the 15k to 60k steps a
+# search gives each candidate it learns almost nothing and costs ~4x more wall
+# time per step than it needs to. For those budgets the locomotion cards carry a
+# setting of their own, measured on a 2-core machine (PPO on the metric used as
+# a reward, "backwards", 2 seeds; bench/results/short_budget.md): 4 envs, 64x64
+# ReLU nets, lr 1e-3, 10 epochs of 256-sample minibatches.
+SHORT_BUDGET_MAX_FRACTION = 0.2
+"""A run whose candidates train on at most this fraction of the card's budget uses the
+card's ``short_training`` (run option ``tuning: auto``)."""
+
+_SHORT_LOCOMOTION = _ppo(
+    timesteps=1e5,
+    n_envs=4,
+    normalize=True,
+    batch_size=256,
+    n_steps=256,
+    gamma=0.98,
+    learning_rate=1e-3,
+    clip_range=0.2,
+    n_epochs=10,
+    gae_lambda=0.92,
+    max_grad_norm=0.8,
+    policy_kwargs={
+        "log_std_init": -1,
+        "ortho_init": False,
+        "activation_fn": "relu",
+        "net_arch": {"pi": [64, 64], "vf": [64, 64]},
+    },
+)
+
+SHORT_BUDGET: dict[str, TrainingDefaults] = {
+    env_id: _SHORT_LOCOMOTION for env_id in ("HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "Ant-v5")
+}
+
+
+def short_budget_defaults(env_id: str) -> TrainingDefaults | None:
+    """The settings for small per-candidate budgets, None where the zoo's serve."""
+    return SHORT_BUDGET.get(env_id)
+
+
 def zoo_defaults(env_id: str) -> TrainingDefaults:
     """The tuned defaults for a built-in env id (KeyError for any other id)."""
     try:

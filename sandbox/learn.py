@@ -151,7 +151,7 @@ def train(spec: TrainSpec, card: EnvCard, metric: FitnessMetric, reward_fn: Rewa
     hyperparams, scaled_note = dict(spec.hyperparams), None
     if spec.simulator != "mujoco":
         hyperparams, scaled_note = scaled_hyperparams(
-            spec.algorithm, hyperparams, card.training.n_envs, spec.n_envs
+            spec.algorithm, hyperparams, spec.tuned_n_envs or card.training.n_envs, spec.n_envs
         )
     model, resumed = make_model(spec, wrapper, hyperparams)
     steps = budget.plan(spec.timesteps, model.num_timesteps, spec.n_envs)

@@ -53,6 +53,7 @@ class TrainSpec:
     normalize_obs: bool = True
     hyperparams: dict[str, Any] = field(default_factory=dict)
     policy_kwargs: dict[str, Any] = field(default_factory=dict)
+    tuned_n_envs: int | None = None  # the n_envs ``hyperparams`` were tuned for; None: the card's
     checkpoints: int = 10
     device: str = "cpu"
     simulator: str = "mujoco"  # or "mujoco_warp": all envs batched on one device (sandbox.batched)

@@ -49,6 +49,13 @@ def run(
     env_card: Annotated[str | None, typer.Option(help="your own card: pkg.mod:factory")] = None,
     algorithm: Annotated[str | None, typer.Option(help="PPO or SAC (card default)")] = None,
     n_envs: Annotated[int | None, typer.Option(help="parallel envs (card default)")] = None,
+    tuning: Annotated[
+        str | None,
+        typer.Option(
+            help="the card's training settings: zoo (tuned for its full budget), short (for "
+            "small budgets, where the card has them) or auto (short at <= 0.2 of the budget)"
+        ),
+    ] = None,
     device: Annotated[
         str | None, typer.Option(help="torch device: auto (CUDA when present), cpu, cuda[:N]")
     ] = None,
@@ -142,6 +149,7 @@ def run(
                 options={
                     "algorithm": algorithm.upper() if algorithm else None,
                     "n_envs": n_envs,
+                    "tuning": tuning,
                     "eval_episodes": eval_episodes,
                     "device": device,
                     "reward_backend": reward_backend,

@@ -16,7 +16,7 @@ from typing import Any
 from app.db.models import Candidate
 from app.evolution.halving import parse_halving
 from app.llm.prompting import SearchSoFar, TrainingSetup
-from app.run_options import RunSpec
+from app.run_options import RunSpec, training_defaults
 from envs.card import EnvCard
 from sandbox.spec import TrainSpec
 
@@ -29,10 +29,11 @@ def training_setup(spec: RunSpec, card: EnvCard) -> TrainingSetup:
     assert spec.timesteps is not None
     checkpoints = int(TrainSpec.__dataclass_fields__["checkpoints"].default)  # type: ignore[arg-type]
     plan = parse_halving(spec.options, samples=spec.samples, timesteps=spec.timesteps)
+    defaults = training_defaults(card, spec.options)
     return TrainingSetup(
-        algorithm=spec.options.algorithm or card.training.algorithm,
+        algorithm=spec.options.algorithm or defaults.algorithm,
         timesteps=spec.timesteps,
-        n_envs=spec.options.n_envs or card.training.n_envs,
+        n_envs=spec.options.n_envs or defaults.n_envs,
         checkpoint_every=max(1, spec.timesteps // checkpoints),
         halving_budgets=tuple(plan.budgets) if plan is not None else (),
     )

@@ -13,7 +13,7 @@ from app.evolution.halving import halving_plan, train_with_halving
 from app.evolution.live_progress import LiveProgress
 from app.evolution.progress import Progress
 from app.execution.executor import CandidateJob, Executor
-from app.run_options import RunSpec
+from app.run_options import RunSpec, training_defaults
 from envs.card import EnvCard
 from sandbox.spec import EvalSpec, TrainSpec
 
@@ -39,7 +39,8 @@ def build_job(
     A search candidate's evaluation records its episodes for the screening archive
     (when the run screens), and an evolved reward is screened on ``screen_archive``.
     """
-    defaults, options = card.training, spec.options
+    options = spec.options
+    defaults = training_defaults(card, options)
     search = candidate.kind == "search"
     screened = search and candidate.reward_source == "candidate" and screen_archive is not None
     out = artifacts / run_id / candidate.id
@@ -62,6 +63,7 @@ def build_job(
         normalize_obs=defaults.normalize_obs,
         hyperparams=dict(defaults.hyperparams) if same_algo else {},
         policy_kwargs=policy_kwargs,
+        tuned_n_envs=defaults.n_envs,
         device=options.device,
         simulator=options.simulator,
         screen_archive=str(screen_archive) if screened else None,
