@@ -12,7 +12,7 @@ own), ``--clients`` clients GET the run ``--requests`` times, then open and clos
 streams (Last-Event-ID: 0), timing the first event; each client's first request
 of a phase is a warm-up, not timed. Idle: the run is queued and nothing trains.
 Busy: a ``rewardforge worker`` (two training slots, sandboxes at
-``--sandbox-nice``, default the setting's 10) claims it and two HalfCheetah
+``--sandbox-nice``, default the setting's, 19) claims it and two HalfCheetah
 candidates train. Beside the latencies it prints the timing client's own loop
 lag and the server's event-loop stalls over 200 ms (its log names their cause).
 Only 127.0.0.1 is contacted. Target: busy p99 at most 1.5x idle.

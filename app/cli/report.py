@@ -31,6 +31,8 @@ def run_summary(session: Session, run: Run, *, detailed: bool = False) -> dict[s
         "status": run.status,
         "env_id": run.env_id,
         "fitness_metric": run.fitness_metric,
+        "timesteps": run.timesteps,  # per candidate
+        "options": run.options,  # how candidates trained (tuning: the card settings used)
         "best_candidate_id": run.best_candidate_id,
         "best_fitness": run.best_fitness,
         "baseline_fitness": run.baseline_fitness,
