@@ -87,7 +87,7 @@ def test_quality_bench_runs_a_mini_suite_against_an_llm_endpoint_and_skips_on_re
         aggregates = report["aggregates"]
         assert aggregates["novel_tasks"] == 1 and aggregates["beats_sparse_share"] is not None
         table = (out / "results.md").read_text()
-        assert "| mountaincar-flag | standard | reach_flag |" in table
+        assert "| mountaincar-flag | standard | reach_flag | 1,024 zoo |" in table
         assert "of standard tasks (Eureka: 83% of 29)" in table
         assert "--model fake-model" in table  # the command that made it
         assert "- candidates screened out before training: 0, saving 0 env steps" in table
@@ -108,3 +108,12 @@ def test_quality_bench_runs_a_mini_suite_against_an_llm_endpoint_and_skips_on_re
         assert cloned.stdout.count("finished, read from results.json") == 2
         assert len(llm.chat_requests) == asked
         assert json.loads((out / "results.json").read_text())["tasks"] == report["tasks"]
+
+        # A task whose budget changed in the suite is searched again, not read back.
+        suite.write_text(MINI.replace("timesteps = 1000", "timesteps = 1200"))
+        changed = _bench(suite, out, llm)
+        assert changed.returncode == 0, changed.stderr[-3000:]
+        assert changed.stdout.count("finished, read from results.json") == 1
+        assert len(llm.chat_requests) == asked + 1
+        _, rerun = json.loads((out / "results.json").read_text())["tasks"]
+        assert rerun["per_candidate"] == "1,200 zoo"
