@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from app.run_options import MAX_N_ENVS, RunOptionError, RunSpec, TrainingOptions, prepare_run
+from app.run_options import MAX_N_ENVS, RunSpec, TrainingOptions
+from app.run_prepare import RunOptionError, prepare_run
 from sandbox.batched import MAX_BATCHED_ENVS, unavailable_reason
 
 BATCHED_HERE = unavailable_reason("HalfCheetah-v5", "mujoco_warp")

@@ -6,7 +6,8 @@ from app.api.errors import invalid_field
 from app.api.schemas.runs import RunCreate
 from app.config import Settings
 from app.llm.endpoints import ALLOWED_SETTING, endpoint_allowed
-from app.run_options import RunOptionError, RunSpec, prepare_run
+from app.run_options import RunSpec
+from app.run_prepare import RunOptionError, prepare_run
 
 
 def _check_llm(body: RunCreate, settings: Settings) -> None:

@@ -22,7 +22,8 @@ from app.db.repository import (
     require_run,
     set_run_status,
 )
-from app.run_options import RunOptionError, env_reward_is_baseline, final_trainings, spec_of
+from app.run_options import spec_of
+from app.run_prepare import RunOptionError, env_reward_is_baseline, final_trainings
 from envs import get_card
 
 RESUMABLE_STATUSES = ("failed", "cancelled")

@@ -25,7 +25,8 @@ from app.db.session import get_session_factory, upgrade_database
 from app.evolution.export import export_module
 from app.evolution.loop import execute_run
 from app.evolution.runner import make_context
-from app.run_options import RunOptionError, RunSpec, prepare_run
+from app.run_options import RunSpec
+from app.run_prepare import RunOptionError, prepare_run
 from app.worker.lease import LeaseKeeper, acquire_run
 from app.worker.loop import default_worker_id
 

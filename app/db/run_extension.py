@@ -22,7 +22,8 @@ from app.db.feedback import add_feedback
 from app.db.models import Candidate, Run, utcnow
 from app.db.runs import require_run, set_run_status
 from app.db.states import TERMINAL_RUN_STATUSES
-from app.run_options import MAX_ITERATIONS, RunOptionError, prepare_run, spec_of
+from app.run_options import MAX_ITERATIONS, spec_of
+from app.run_prepare import RunOptionError, prepare_run
 
 # Rows the final evaluation trains after the search; their iteration numbers
 # (the search's count and the one after) are the extension's first iterations.

@@ -13,7 +13,8 @@ from app.db.events import add_event
 from app.db.models import Run, utcnow
 from app.db.run_order import run_order, task_matches
 from app.db.states import RUN_STATUSES, TERMINAL_RUN_STATUSES, check_status
-from app.run_options import RunSpec, prepare_run
+from app.run_options import RunSpec
+from app.run_prepare import prepare_run
 
 
 def _positive(name: str, value: int, minimum: int = 1) -> None:

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.db.run_store import RunStore
-from app.run_options import RunSpec, final_trainings
+from app.run_options import RunSpec
+from app.run_prepare import final_trainings
 
 
 def budget_stop(

@@ -35,7 +35,8 @@ from app.evolution.training import StorageFault, train_candidates
 from app.execution.executor import Executor
 from app.llm.prompting import build_messages
 from app.llm.proposer import Proposer
-from app.run_options import RunSpec, env_reward_is_baseline, spec_of
+from app.run_options import RunSpec, spec_of
+from app.run_prepare import env_reward_is_baseline
 from envs import get_card
 from envs.card import EnvCard, FitnessMetric
 

@@ -16,7 +16,8 @@ from typing import Any
 from app.db.models import Candidate
 from app.evolution.halving import parse_halving
 from app.llm.prompting import SearchSoFar, TrainingSetup
-from app.run_options import RunSpec, training_defaults
+from app.run_options import RunSpec
+from app.run_prepare import training_defaults
 from envs.card import EnvCard
 from sandbox.spec import TrainSpec
 

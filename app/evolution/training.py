@@ -13,7 +13,8 @@ from app.evolution.halving import halving_plan, train_with_halving
 from app.evolution.live_progress import LiveProgress
 from app.evolution.progress import Progress
 from app.execution.executor import CandidateJob, Executor
-from app.run_options import RunSpec, training_defaults
+from app.run_options import RunSpec
+from app.run_prepare import training_defaults
 from envs.card import EnvCard
 from sandbox.spec import EvalSpec, TrainSpec
 

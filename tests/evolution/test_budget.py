@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from app.db.models import Run
-from app.run_options import RunOptionError, RunSpec, prepare_run
+from app.run_options import RunSpec
+from app.run_prepare import RunOptionError, prepare_run
 from tests.evolution.runs import TinyRun, new_run
 from tests.evolution.scripted import ScriptedExecutor, reward_code
 from tests.fake_llm import FakeLLMServer, Reply

@@ -12,7 +12,8 @@ from rich.console import Console
 from app.cli.report import print_run, run_summary
 from app.db.models import Candidate, Run
 from app.evolution.finalize import summarize
-from app.run_options import RunSpec, env_reward_is_baseline
+from app.run_options import RunSpec
+from app.run_prepare import env_reward_is_baseline
 from tests.evolution.runs import TinyRun, new_run
 from tests.evolution.scripted import ScriptedExecutor
 

@@ -12,7 +12,8 @@ import pytest
 from app.db.models import Candidate
 from app.evolution.search_history import training_setup
 from app.evolution.training import build_job
-from app.run_options import RunOptionError, RunSpec, TrainingOptions, prepare_run, spec_of
+from app.run_options import RunSpec, TrainingOptions, spec_of
+from app.run_prepare import RunOptionError, prepare_run
 from envs import get_card
 from envs.zoo import SHORT_BUDGET, SHORT_BUDGET_MAX_FRACTION
 from tests.processes import cli_env, run_cli
