@@ -248,7 +248,7 @@ ZOO_DEFAULTS: dict[str, TrainingDefaults] = {
 
 # The zoo tunes for its full budget (1e6 steps for MuJoCo): HalfCheetah learns at
 # 2e-5 with 20 epochs of 64-sample minibatches, and at the 15k to 60k steps a
-# search gives each candidate it learns almost nothing, at 1.4x to 4.8x the wall
+# search gives each candidate it learns almost nothing, at 1.9x to 3.9x the wall
 # time per step. For those budgets the locomotion cards carry a
 # setting of their own, measured on a 2-core machine (PPO on the metric used as
 # a reward, "backwards", 2 seeds; bench/results/short_budget.md): 4 envs, 64x64
