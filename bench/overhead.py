@@ -46,19 +46,14 @@ def compute_reward(state, action):
 def candidate_spec(env_id: str, timesteps: int, out: Path, seed: int) -> TrainSpec:
     """The candidate job: card defaults, a reward built on the card's default metric."""
     card = get_card(env_id)
-    defaults = card.training
     return TrainSpec(
         env_id=env_id,
         fitness_metric=card.default_metric.name,
         output_dir=str(out),
         reward_code=REWARD_TEMPLATE.format(expression=card.default_metric.expression),
-        algorithm=defaults.algorithm,
         timesteps=timesteps,
-        n_envs=defaults.n_envs,
         seed=seed,
-        normalize_obs=defaults.normalize_obs,
-        hyperparams=dict(defaults.hyperparams),
-        policy_kwargs=dict(defaults.policy_kwargs),
+        **card.training.spec_fields(),
     )
 
 

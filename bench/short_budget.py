@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from app.execution.launcher import launch_evaluation, launch_training
+from app.run_options import TrainingOptions
+from app.run_prepare import training_defaults
 from envs import get_card
 from envs.card import TrainingDefaults
 from envs.zoo import SHORT_BUDGET
@@ -28,11 +30,11 @@ from sandbox.spec import EvalSpec, TrainSpec
 
 
 def settings(env_id: str, tuning: str) -> TrainingDefaults:
+    """The card's settings a run with this ``tuning`` trains with."""
     card = get_card(env_id)
-    if tuning == "short":
-        assert card.short_training is not None, f"{env_id} has no short-budget settings"
-        return card.short_training
-    return card.training
+    if tuning == "short" and card.short_training is None:
+        raise SystemExit(f"{env_id} has no short-budget settings")
+    return training_defaults(card, TrainingOptions.model_validate({"tuning": tuning}))
 
 
 def train_and_score(
@@ -44,14 +46,9 @@ def train_and_score(
         fitness_metric=metric,
         output_dir=str(out),
         reward_source="fitness",
-        algorithm=defaults.algorithm,
         timesteps=timesteps,
-        n_envs=defaults.n_envs,
         seed=seed,
-        normalize_obs=defaults.normalize_obs,
-        hyperparams=dict(defaults.hyperparams),
-        policy_kwargs=dict(defaults.policy_kwargs),
-        tuned_n_envs=defaults.n_envs,
+        **defaults.spec_fields(),
     )
     started = time.monotonic()
     trained = launch_training(train, deadline_s=3600.0, heartbeat_timeout_s=300.0)

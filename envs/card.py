@@ -87,6 +87,17 @@ class TrainingDefaults:
     hyperparams: dict[str, Any] = field(default_factory=dict)  # SB3 constructor kwargs
     policy_kwargs: dict[str, Any] = field(default_factory=dict)
 
+    def spec_fields(self) -> dict[str, Any]:
+        """These settings as keyword arguments of ``sandbox.spec.TrainSpec`` (copies)."""
+        return {
+            "algorithm": self.algorithm,
+            "n_envs": self.n_envs,
+            "normalize_obs": self.normalize_obs,
+            "hyperparams": dict(self.hyperparams),
+            "policy_kwargs": dict(self.policy_kwargs),
+            "tuned_n_envs": self.n_envs,
+        }
+
 
 @dataclass(frozen=True)
 class EnvCard:
