@@ -137,7 +137,12 @@ def test_run_from_form_fills_in_live_and_shows_a_candidate(
     assert page.evaluate("window.__sameDocument") is True
 
     child_id = done_child.first.get_attribute("data-candidate")
-    done_child.first.get_by_role("button").click()
+    assert child_id
+    # Pinned by id: the live table re-renders as the other sample finishes, and
+    # ``.first`` could then be another row by the time of the click.
+    page.locator(f"#candidates-table tbody tr[data-candidate='{child_id}']").get_by_role(
+        "button"
+    ).click()
     panel = page.locator("#candidate-panel")
     expect(panel).to_be_visible()
     expect(panel.locator("h2")).to_contain_text(child_id[:6])
