@@ -69,11 +69,18 @@ class FitnessMetric:
 class ShapingTerm:
     """A reward term the offline proposer may use: a Python expression over
     ``state`` and ``action`` (numpy as ``np``) giving shape (B,), and the sign
-    that helps (+1 a bonus, -1 a penalty)."""
+    that helps (+1 a bonus, -1 a penalty).
+
+    ``env_weight`` is the weight the env's own reward gives this term (None: the
+    env's reward has no such term). The offline proposer's first sample is the
+    env's reward rebuilt from these weights, with its task term replaced by the
+    fitness metric's: the human-written reward as a starting point.
+    """
 
     name: str
     expression: str
     sign: float = 1.0
+    env_weight: float | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import numpy as np
 
 from envs.card import EnvCard, FitnessMetric, ShapingTerm, State, StateVar
 from envs.extract import Infos, angle_of, batch_obs, read_only
-from envs.terms import ALIVE, CTRL_COST, flag_steps_metric, obs_var, state_term
+from envs.terms import ALIVE, CTRL_COST, flag_steps_metric, in_env_reward, obs_var, state_term
 from envs.zoo import zoo_defaults
 
 # --- CartPole ---------------------------------------------------------------------------
@@ -113,9 +113,9 @@ PENDULUM = EnvCard(
     ),
     shaping_terms=(
         state_term("uprightness", "uprightness"),
-        ShapingTerm("angle_sq", 'np.square(state["angle"])', sign=-1.0),
-        ShapingTerm("spin", 'np.square(state["angular_velocity"])', sign=-1.0),
-        CTRL_COST,
+        ShapingTerm("angle_sq", 'np.square(state["angle"])', sign=-1.0, env_weight=1.0),
+        ShapingTerm("spin", 'np.square(state["angular_velocity"])', sign=-1.0, env_weight=0.1),
+        in_env_reward(CTRL_COST, 0.001),
     ),
     training=zoo_defaults("Pendulum-v1"),
 )
@@ -174,7 +174,7 @@ MOUNTAIN_CAR_CONTINUOUS = EnvCard(
     shaping_terms=(
         ShapingTerm("speed", 'np.abs(state["velocity"])'),
         state_term("height", "height"),
-        CTRL_COST,
+        in_env_reward(CTRL_COST, 0.1),
     ),
     training=zoo_defaults("MountainCarContinuous-v0"),
 )

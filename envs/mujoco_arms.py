@@ -12,7 +12,7 @@ import numpy as np
 
 from envs.card import EnvCard, FitnessMetric, Reduce, ShapingTerm, State, StateVar
 from envs.extract import Infos, angle_of, batch_obs, read_only
-from envs.terms import ALIVE, CTRL_COST, flag_steps_metric, obs_var, state_term
+from envs.terms import ALIVE, CTRL_COST, flag_steps_metric, in_env_reward, obs_var, state_term
 from envs.zoo import zoo_defaults
 
 
@@ -86,8 +86,8 @@ REACHER = EnvCard(
         ),
     ),
     shaping_terms=(
-        state_term("distance", "fingertip_distance", sign=-1.0),
-        CTRL_COST,
+        in_env_reward(state_term("distance", "fingertip_distance", sign=-1.0), 1.0),
+        in_env_reward(CTRL_COST, 1.0),
         ShapingTerm(
             "joint_speed", 'np.sum(np.square(state["joint_velocities"]), axis=-1)', sign=-1.0
         ),

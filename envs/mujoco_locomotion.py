@@ -19,6 +19,7 @@ from envs.terms import (
     CTRL_COST,
     distance_metrics,
     flag_steps_metric,
+    in_env_reward,
     obs_var,
     state_term,
 )
@@ -90,7 +91,7 @@ HALF_CHEETAH = EnvCard(
         ),
     ),
     shaping_terms=(
-        CTRL_COST,
+        in_env_reward(CTRL_COST, 0.1),
         ShapingTerm("upright", 'np.cos(state["torso_angle"])'),
         ShapingTerm("pitch_rate", 'np.square(state["torso_angular_velocity"])', sign=-1.0),
     ),
@@ -122,10 +123,12 @@ def _extract_walker(obs: np.ndarray, infos: Infos) -> State:
 
 
 def _walker_terms() -> tuple[ShapingTerm, ...]:
+    """Hopper's and Walker2d's: their env reward pays 1 per healthy step (v5) and
+    0.001 * squared action."""
     return (
         ALIVE,
-        state_term("healthy", "is_healthy"),
-        CTRL_COST,
+        in_env_reward(state_term("healthy", "is_healthy"), 1.0),
+        in_env_reward(CTRL_COST, 0.001),
         ShapingTerm("upright", 'np.cos(state["torso_angle"])'),
         state_term("height", "torso_height"),
     )
@@ -229,7 +232,7 @@ SWIMMER = EnvCard(
     extract=_extract_swimmer,
     fitness_metrics=distance_metrics(0.04, 5.0),
     shaping_terms=(
-        CTRL_COST,
+        in_env_reward(CTRL_COST, 1e-4),
         ShapingTerm("sideways_drift", 'np.abs(state["y_velocity"])', sign=-1.0),
         ShapingTerm("heading_forward", 'np.cos(state["heading"])'),
     ),

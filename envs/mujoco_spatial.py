@@ -14,7 +14,15 @@ import numpy as np
 
 from envs.card import EnvCard, FitnessMetric, Reduce, ShapingTerm, State, StateVar
 from envs.extract import Infos, batch_obs, info_array, read_only
-from envs.terms import ALIVE, CTRL_COST, distance_metrics, flag_steps_metric, obs_var, state_term
+from envs.terms import (
+    ALIVE,
+    CTRL_COST,
+    distance_metrics,
+    flag_steps_metric,
+    in_env_reward,
+    obs_var,
+    state_term,
+)
 from envs.zoo import short_budget_defaults, zoo_defaults
 
 _CONTACT_COST = ShapingTerm(
@@ -113,9 +121,9 @@ ANT = EnvCard(
     extract=_extract_ant,
     fitness_metrics=(*distance_metrics(0.05, 25.0), _ANT_UPRIGHT),
     shaping_terms=(
-        state_term("healthy", "is_healthy"),
-        CTRL_COST,
-        _CONTACT_COST,
+        in_env_reward(state_term("healthy", "is_healthy"), 1.0),
+        in_env_reward(CTRL_COST, 0.5),
+        in_env_reward(_CONTACT_COST, 5e-4),
         state_term("upright", "torso_up"),
     ),
     training=zoo_defaults("Ant-v5"),

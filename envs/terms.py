@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from envs.card import FitnessMetric, ShapingTerm, StateVar
 
 CTRL_COST = ShapingTerm("ctrl_cost", "np.sum(np.square(action), axis=-1)", sign=-1.0)
@@ -9,6 +11,11 @@ CTRL_COST = ShapingTerm("ctrl_cost", "np.sum(np.square(action), axis=-1)", sign=
 
 ALIVE = ShapingTerm("alive", 'np.ones(state["obs"].shape[0])', sign=1.0)
 """A constant bonus per step survived (it pays only where the env ends early)."""
+
+
+def in_env_reward(term: ShapingTerm, weight: float) -> ShapingTerm:
+    """``term`` as the env's own reward weighs it (see ``ShapingTerm.env_weight``)."""
+    return replace(term, env_weight=weight)
 
 
 def state_term(name: str, var: str, sign: float = 1.0) -> ShapingTerm:

@@ -2,9 +2,11 @@
 configured.
 
 It writes real reward code from the env card (see ``offline_genome``): the
-first iteration samples diverse genomes, later ones mutate the genome read from
-the parent's code. Every sample draws from its own generator seeded by (seed,
-iteration, sample), so a run is reproducible sample by sample.
+first iteration starts from the env's own reward aimed at the metric (where the
+card gives its weights) and the canonical genome, then samples diverse genomes;
+later iterations mutate the genome read from the parent's code. Every sample
+draws from its own generator seeded by (seed, iteration, sample), so a run is
+reproducible sample by sample.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from app.llm.offline_genome import (
     Genome,
     canonical_genome,
     describe_changes,
+    env_reward_genome,
     mutate,
     random_genome,
     term_pool,
@@ -42,6 +45,12 @@ class OfflineProposer:
         self.metric = metric
         self.backend = backend
         self.pool = term_pool(card, metric)
+        # The first iteration's fixed starting points, then random draws.
+        self.seeds = [
+            genome
+            for genome in (env_reward_genome(card, self.pool), canonical_genome(self.pool))
+            if genome is not None
+        ]
 
     def propose(
         self,
@@ -76,8 +85,8 @@ class OfflineProposer:
     def _draw(self, rng: np.random.Generator, parent: Genome | None, sample: int) -> Genome:
         if parent is not None:
             return mutate(parent, self.pool, rng)
-        if sample == 0:
-            return canonical_genome(self.pool)
+        if sample < len(self.seeds):
+            return self.seeds[sample]
         return random_genome(self.pool, rng)
 
     def _prose(self, genome: Genome, parent: Genome | None, *, unreadable_parent: bool) -> str:
@@ -88,6 +97,8 @@ class OfflineProposer:
         opening = (
             "The parent reward is not in a form I can mutate, so I start afresh. "
             if unreadable_parent
+            else "I start from the env's own reward, with progress as its task term. "
+            if len(self.seeds) > 1 and genome == self.seeds[0]
             else ""
         )
         return (

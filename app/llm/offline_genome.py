@@ -89,6 +89,24 @@ def term_pool(card: EnvCard, metric: FitnessMetric) -> Genome:
     return tuple(genes)
 
 
+def env_reward_genome(card: EnvCard, pool: Genome) -> Genome | None:
+    """The env's own reward in genome form: progress at its pool weight in place of
+    the env's task term, plus each shaping term the env's reward has, at the env's
+    weight (``ShapingTerm.env_weight``); None when the card gives no such weights.
+
+    For a forward-distance metric on HalfCheetah, Hopper or Walker2d the progress
+    weight is the env's own velocity weight, so this is the env's reward exactly;
+    for a new behaviour it is the env's reward aimed at that behaviour.
+    """
+    by_name = dict(zip((gene.name for gene in pool[1:]), card.shaping_terms, strict=True))
+    shaping = tuple(
+        replace(gene, weight=weight)
+        for gene in pool[1:]
+        if (weight := by_name[gene.name].env_weight) is not None
+    )
+    return (pool[0], *shaping) if shaping else None
+
+
 def canonical_genome(pool: Genome) -> Genome:
     """Progress at its pool weight plus every shaping term, linear, at weight 0.1."""
     return (pool[0], *(replace(gene, weight=0.1) for gene in pool[1:]))
