@@ -68,7 +68,7 @@ def prepare_run(spec: RunSpec) -> RunSpec:
             f"{least}); raise it or lower samples, final_seeds, final_top_k or timesteps",
             limit,
         )
-    tuning = _tuning(spec.options.tuning, card, timesteps)
+    tuning = resolve_tuning(spec.options.tuning, card, timesteps)
     return spec.model_copy(
         update={
             "env_id": card.env_id,
@@ -79,7 +79,7 @@ def prepare_run(spec: RunSpec) -> RunSpec:
     )
 
 
-def _tuning(asked: str, card: EnvCard, timesteps: int) -> str:
+def resolve_tuning(asked: str, card: EnvCard, timesteps: int) -> str:
     """``auto`` resolved for the run's budget; ``short`` refused where the card has none."""
     if asked == "short" and card.short_training is None:
         raise RunOptionError(

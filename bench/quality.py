@@ -13,7 +13,9 @@ calls, tokens, cost and wall time it took.
 
 Writes ``results.md`` (a table and the aggregates) and ``results.json`` in the
 results folder (default bench/results/<suite>-<proposer>-x<scale>/). Running it
-again skips finished searches and resumes interrupted ones.
+again skips finished searches and resumes interrupted ones; a row of results.json
+is reused only at the same budget and training settings (the proposer's code is
+not fingerprinted: after changing it, start a new results folder).
 
 Aggregates: the share of tasks where the evolved reward beats the metric used as a
 reward; the share of standard tasks where it is at least the env's own (Eureka
@@ -39,11 +41,16 @@ from sqlalchemy import func, select
 
 from app.db.models import Candidate, LLMCall, Run
 from app.db.session import make_engine, make_session_factory
+from app.execution.launcher import TRAIN_SPEC_FILE
+from app.run_options import TrainingOptions
+from app.run_prepare import resolve_tuning, training_defaults
 from envs import get_card
 
 REPO = Path(__file__).resolve().parents[1]
 SUITE = Path(__file__).with_name("quality_suite.toml")
 MIN_TIMESTEPS = 1000
+# What a candidate's training settings are, as its sandbox's train spec says them.
+SETTINGS_KEYS = ("algorithm", "n_envs", "normalize_obs", "hyperparams", "policy_kwargs")
 
 
 def load_suite(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -63,6 +70,27 @@ def load_suite(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 def candidate_timesteps(task: dict[str, Any], scale: float) -> int:
     """Env steps per candidate of ``task`` at ``scale``."""
     return max(MIN_TIMESTEPS, round(task["timesteps"] * scale))
+
+
+def expected_settings(task: dict[str, Any], timesteps: int) -> dict[str, Any]:
+    """The training settings a search of ``task`` gives its candidates at this commit."""
+    card = get_card(task["env"])
+    tuning = resolve_tuning("auto", card, timesteps)
+    fields = training_defaults(card, TrainingOptions(tuning=tuning)).spec_fields()
+    return json.loads(json.dumps({key: fields[key] for key in SETTINGS_KEYS}))  # as stored
+
+
+def trained_settings(candidates: list[Candidate]) -> dict[str, Any] | None:
+    """The training settings a stored search's candidates ran with, from the first
+    train spec found in their artifacts."""
+    for candidate in candidates:
+        if not candidate.artifact_dir:
+            continue
+        path = Path(candidate.artifact_dir) / TRAIN_SPEC_FILE
+        if path.exists():
+            spec = json.loads(path.read_text())
+            return {key: spec.get(key) for key in SETTINGS_KEYS}
+    return None
 
 
 def search_args(task: dict[str, Any], seed: int, args: argparse.Namespace) -> list[str]:
@@ -164,6 +192,11 @@ def search_result(data_dir: Path) -> dict[str, Any] | None:
             ).where(LLMCall.run_id == run.id, LLMCall.cached.is_(False))
         ).one()
         final = run.final or {}
+        searched = session.scalars(
+            select(Candidate)
+            .where(Candidate.run_id == run.id, Candidate.kind == "search")
+            .order_by(Candidate.created_at)
+        ).all()
         row: dict[str, Any] = {
             "run_id": run.id,
             "status": run.status,
@@ -179,6 +212,7 @@ def search_result(data_dir: Path) -> dict[str, Any] | None:
             "wall_s": (run.updated_at - run.created_at).total_seconds(),
             "timesteps": run.timesteps,
             "tuning": (run.options or {}).get("tuning", "zoo"),
+            "settings": trained_settings(list(searched)),
         }
         for source in SOURCES:
             block = final.get(source) or {}
@@ -215,11 +249,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"{args.suite.stem}-{proposer.replace('/', '_')}-x{args.scale:g}{screen}"
     )
     out.mkdir(parents=True, exist_ok=True)
+    budgets = {task["name"]: candidate_timesteps(task, args.scale) for task in tasks}
     recorded = recorded_searches(
         out / "results.json",
         args.scale,
         proposer,
-        {task["name"]: candidate_timesteps(task, args.scale) for task in tasks},
+        budgets,
+        {task["name"]: expected_settings(task, budgets[task["name"]]) for task in tasks},
     )
     summaries = []
     for task in tasks:

@@ -14,12 +14,18 @@ SOURCES = {"candidate": "evolved", "env": "env reward", "fitness": "sparse"}
 
 
 def recorded_searches(
-    path: Path, scale: float, proposer: str, timesteps: dict[str, int]
+    path: Path,
+    scale: float,
+    proposer: str,
+    timesteps: dict[str, int],
+    settings: dict[str, dict[str, Any]],
 ) -> dict[tuple[str, int], dict[str, Any]]:
     """The finished searches an earlier run of the same suite, scale and proposer wrote to
     ``results.json``, by (task, seed): the stored runs are not kept in git, the table is,
     so a clone can finish a table that another machine began. A search whose candidates
-    trained on other than ``timesteps[task]`` env steps (the suite changed) is not kept."""
+    trained on other than ``timesteps[task]`` env steps (the suite changed) or with other
+    settings than ``settings[task]`` (the card's changed; a row that does not say is
+    not trusted) is not kept."""
     if not path.exists():
         return {}
     report = json.loads(path.read_text())
@@ -30,7 +36,8 @@ def recorded_searches(
         for position, search in enumerate(task.get("runs", [])):
             seed = search.get("seed", position)  # older tables listed every seed in order
             same_budget = search.get("timesteps") == timesteps.get(task["name"])
-            if search.get("status") == "succeeded" and same_budget:
+            same_settings = search.get("settings") == settings.get(task["name"])
+            if search.get("status") == "succeeded" and same_budget and same_settings:
                 found[(task["name"], seed)] = {**search, "seed": seed}
     return found
 

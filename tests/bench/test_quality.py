@@ -117,3 +117,17 @@ def test_quality_bench_runs_a_mini_suite_against_an_llm_endpoint_and_skips_on_re
         assert len(llm.chat_requests) == asked + 1
         _, rerun = json.loads((out / "results.json").read_text())["tasks"]
         assert rerun["per_candidate"] == "1,200 zoo"
+
+        # A row whose candidates trained with other settings than the card gives now (the
+        # card's settings changed since) is searched again; the new row says its settings.
+        report = json.loads((out / "results.json").read_text())
+        row = report["tasks"][0]["runs"][0]
+        assert row["settings"]["algorithm"] == "PPO" and row["settings"]["hyperparams"]
+        row["settings"]["hyperparams"]["learning_rate"] = 0.5
+        (out / "results.json").write_text(json.dumps(report))
+        stale = _bench(suite, out, llm)
+        assert stale.returncode == 0, stale.stderr[-3000:]
+        assert "finished, read from results.json" not in stale.stdout
+        assert len(llm.chat_requests) == asked + 2
+        [redone] = json.loads((out / "results.json").read_text())["tasks"][0]["runs"]
+        assert redone["settings"] == standard["runs"][0]["settings"]
