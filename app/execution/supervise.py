@@ -156,13 +156,19 @@ def set_session_nice(pid: int, nice: int) -> bool:
 
 def _in_child(join_fd: int | None) -> Callable[[], None]:
     """What the forked child does before exec: join the cgroup, die with its parent.
-    Kept to two system calls (the parent has other threads)."""
+    Kept to three system calls (the parent has other threads). A parent that died
+    between the fork and the prctl sends no signal, so the child then checks that it
+    still has its parent and exits if not (else a worker killed at that instant
+    leaves a sandbox training on as an orphan)."""
+    parent = os.getpid()
 
     def setup() -> None:
         if join_fd is not None:
             os.write(join_fd, b"0")
         if _prctl is not None:
             _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != parent:
+                os._exit(1)
 
     return setup
 
