@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         description="CPU niceness of sandboxes: the API and workers come first, training "
         "takes the CPU time they leave",
     )
+    sandbox_idle_class: bool = Field(
+        True,
+        description="run sandboxes in the kernel's idle scheduling class (SCHED_IDLE): a "
+        "request that wakes takes the CPU from training at once, where niceness alone lets "
+        "training finish its time slice first, at every wake-up of every query",
+    )
 
     api_token: str | None = Field(None, description="comma-separated accepted bearer tokens")
     allowed_hosts: str | None = Field(

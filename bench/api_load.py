@@ -3,6 +3,7 @@ idle and while two candidates train, on SQLite and on Postgres, side by side.
 
     .venv/bin/python bench/api_load.py [--clients 50] [--streams 200] [--requests 1000]
         [--backends sqlite,postgres] [--postgres-url URL] [--sandbox-nice N]
+        [--sandbox-class idle|normal]
 
 Each backend gets a real ``rewardforge serve`` on a loopback port and a
 throwaway database (Postgres: a throwaway cluster from tests/postgres.py unless
@@ -12,7 +13,8 @@ own), ``--clients`` clients GET the run ``--requests`` times, then open and clos
 streams (Last-Event-ID: 0), timing the first event; each client's first request
 of a phase is a warm-up, not timed. Idle: the run is queued and nothing trains.
 Busy: a ``rewardforge worker`` (two training slots, sandboxes at
-``--sandbox-nice``, default the setting's, 19) claims it and two HalfCheetah
+``--sandbox-nice``, default the setting's, 19, and in the ``--sandbox-class``
+scheduling class, default the setting's, idle) claims it and two HalfCheetah
 candidates train. Beside the latencies it prints the timing client's own loop
 lag and the server's event-loop stalls over 200 ms (its log names their cause).
 Only 127.0.0.1 is contacted. Target: busy p99 at most 1.5x idle.
@@ -183,6 +185,7 @@ def measure(url: str, folder: Path, args: argparse.Namespace) -> dict[str, dict[
         database_url=url,
         workers="2",
         sandbox_nice=str(args.sandbox_nice),
+        sandbox_idle_class="1" if args.sandbox_class == "idle" else "0",
         loop_stall_warning_ms="200",
     )
     port = free_port()
@@ -247,7 +250,7 @@ def report(results: dict[str, dict[str, dict[str, list[float]]]], args: argparse
     print(
         f"{args.clients} clients, {args.streams} open event streams, {args.requests} GETs of the "
         f"run per phase, cores: {os.cpu_count()}; busy = two HalfCheetah candidates training "
-        f"at niceness {args.sandbox_nice}"
+        f"at niceness {args.sandbox_nice}, scheduling class {args.sandbox_class}"
     )
     header = f"{'backend':9} {'endpoint':12} {'idle p50':>9} {'idle p99':>9} "
     print(header + f"{'busy p50':>9} {'busy p99':>9} {'p99 ratio':>9}")
@@ -285,6 +288,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--sandbox-nice", type=int, default=Settings.model_fields["sandbox_nice"].default
+    )
+    parser.add_argument(
+        "--sandbox-class",
+        choices=("idle", "normal"),
+        default="idle" if Settings.model_fields["sandbox_idle_class"].default else "normal",
     )
     args = parser.parse_args()
     results = {}

@@ -80,6 +80,7 @@ class SandboxPolicy:
     open_files: int = OPEN_FILES
     hidden: tuple[Path, ...] = ()
     nice: int = 19  # CPU niceness: the API and the workers' own threads come first
+    idle_class: bool = True  # SCHED_IDLE: any other process that wakes preempts training
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SandboxPolicy:
@@ -96,6 +97,7 @@ class SandboxPolicy:
             max_processes=settings.sandbox_max_processes,
             hidden=tuple(Path(os.path.abspath(p)) for p in hidden),
             nice=settings.sandbox_nice,
+            idle_class=settings.sandbox_idle_class,
         )
 
 
@@ -180,7 +182,14 @@ def build_command(
         argv = [NICE, "-n", str(policy.nice), *argv]
     quota = DiskQuota(policy.disk_bytes)
     return SandboxCommand(
-        argv, env, output_dir, level, policy.max_processes, quota, nice=policy.nice
+        argv,
+        env,
+        output_dir,
+        level,
+        policy.max_processes,
+        quota,
+        nice=policy.nice,
+        idle_class=policy.idle_class,
     )
 
 

@@ -3,14 +3,15 @@
 The process starts in a session of its own, at the niceness it was given (set
 on the session's scheduler autogroup too: where the kernel groups sessions, a
 process's own niceness ranks it only inside its session, so a sandbox in a
-session of its own would otherwise take as much CPU as the whole API), in a
-pids cgroup where one can be made, and with SIGKILL due on the death of the
-thread that started it (so a killed service leaves nothing running). Its
-stdout and stderr are kept to their last ``LOG_TAIL_BYTES``. It is killed,
-with its whole tree, when it passes its wall-clock deadline, stops advancing
-its heartbeat file, goes over its disk quota (:mod:`.disk`, measured every
-``CHECK_SECONDS``), or the caller cancels; and also when it ends by itself, to
-stop helpers it left.
+session of its own would otherwise take as much CPU as the whole API), in the
+kernel's idle scheduling class where asked (any other process that wakes takes
+the CPU at once, not after the sandbox's time slice), in a pids cgroup where
+one can be made, and with SIGKILL due on the death of the thread that started
+it (so a killed service leaves nothing running). Its stdout and stderr are
+kept to their last ``LOG_TAIL_BYTES``. It is killed, with its whole tree, when
+it passes its wall-clock deadline, stops advancing its heartbeat file, goes over
+its disk quota (:mod:`.disk`, measured every ``CHECK_SECONDS``), or the caller
+cancels; and also when it ends by itself, to stop helpers it left.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ LOG_TAIL_BYTES = 64 * 1024
 POLL_SECONDS = 0.5  # how often the caller's should_cancel is asked
 PR_SET_PDEATHSIG = 1
 _prctl = getattr(ctypes.CDLL(None), "prctl", None)
+IDLE_POLICY: int | None = getattr(os, "SCHED_IDLE", None)  # Linux only
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class SandboxCommand:
     max_processes: int | None = None
     disk_quota: DiskQuota | None = None
     nice: int = 0
+    idle_class: bool = False
 
 
 @dataclass
@@ -131,7 +134,7 @@ def _start(command: SandboxCommand, cgroup: PidsCgroup | None) -> subprocess.Pop
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=_in_child(join_fd),
+            preexec_fn=_in_child(join_fd, idle_class=command.idle_class),
         )
     finally:
         if join_fd is not None:
@@ -154,9 +157,10 @@ def set_session_nice(pid: int, nice: int) -> bool:
     return True
 
 
-def _in_child(join_fd: int | None) -> Callable[[], None]:
-    """What the forked child does before exec: join the cgroup, die with its parent.
-    Kept to three system calls (the parent has other threads). A parent that died
+def _in_child(join_fd: int | None, *, idle_class: bool) -> Callable[[], None]:
+    """What the forked child does before exec: join the cgroup, take the idle
+    scheduling class (inherited by all it starts), die with its parent. Kept to a few
+    system calls (the parent has other threads). A parent that died
     between the fork and the prctl sends no signal, so the child then checks that it
     still has its parent and exits if not (else a worker killed at that instant
     leaves a sandbox training on as an orphan)."""
@@ -165,6 +169,8 @@ def _in_child(join_fd: int | None) -> Callable[[], None]:
     def setup() -> None:
         if join_fd is not None:
             os.write(join_fd, b"0")
+        if idle_class and IDLE_POLICY is not None:
+            os.sched_setscheduler(0, IDLE_POLICY, os.sched_param(0))
         if _prctl is not None:
             _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             if os.getppid() != parent:

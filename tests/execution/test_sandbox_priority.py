@@ -1,4 +1,5 @@
-"""Sandboxes train at a lower CPU priority, so the API keeps answering while they run."""
+"""Sandboxes train at a lower CPU priority, so the API keeps answering while they run:
+at niceness 19 (on their session too) and in the kernel's idle scheduling class."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ AUTOGROUPS = AUTOGROUP.exists() and Path("/proc/sys/kernel/sched_autogroup_enabl
     encoding="ascii"
 ).strip() not in ("", "0")
 
-# The reward reports the niceness it runs at, and its session's, through the error
-# the launcher keeps.
+# The reward reports the niceness it runs at, its session's and its scheduling
+# policy, through the error the launcher keeps.
 REPORT_NICENESS = """import os
 
 def compute_reward(state, action):
@@ -30,17 +31,23 @@ def compute_reward(state, action):
         group = open("/proc/self/autogroup").read().split()[-1]
     except OSError:
         group = "none"
-    raise RuntimeError(f"niceness={os.nice(0)} session={group} end")
+    policy = os.sched_getscheduler(0)
+    raise RuntimeError(f"niceness={os.nice(0)} session={group} policy={policy} end")
 """
+
+
+def _report(out: Path, policy: SandboxPolicy) -> dict[str, str]:
+    train, _ = pendulum_job(out, reward_code=REPORT_NICENESS)
+    outcome = launch_training(train, deadline_s=120.0, heartbeat_timeout_s=None, policy=policy)
+    assert outcome.error is not None and "niceness=" in outcome.error, outcome.error
+    words = ("niceness=" + outcome.error.split("niceness=", 1)[1].split(" end", 1)[0]).split()
+    return dict(word.split("=", 1) for word in words)
 
 
 def _reported(out: Path, policy: SandboxPolicy) -> tuple[int, str]:
     """The niceness of the sandbox's process and of its session (or "none")."""
-    train, _ = pendulum_job(out, reward_code=REPORT_NICENESS)
-    outcome = launch_training(train, deadline_s=120.0, heartbeat_timeout_s=None, policy=policy)
-    assert outcome.error is not None and "niceness=" in outcome.error, outcome.error
-    niceness, session = outcome.error.split("niceness=", 1)[1].split(" end", 1)[0].split()
-    return int(niceness), session.removeprefix("session=")
+    report = _report(out, policy)
+    return int(report["niceness"]), report["session"]
 
 
 def _niceness_inside(out: Path, policy: SandboxPolicy) -> int:
@@ -76,3 +83,21 @@ def test_the_sandbox_session_yields_at_every_level(tmp_path: Path, level: str) -
     if (reason := isolation.probe()[level]) is not None:
         pytest.skip(f"{level} cannot run here: {reason}")
     assert _reported(tmp_path / level, policy)[1] == "19"
+
+
+@pytest.mark.parametrize("level", ["bwrap", "unshare", "rlimits"])
+def test_sandboxes_train_in_the_idle_scheduling_class(tmp_path: Path, level: str) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
+    assert settings.sandbox_idle_class
+    policy = replace(SandboxPolicy.from_settings(settings), level=level)
+    if (reason := isolation.probe()[level]) is not None:
+        pytest.skip(f"{level} cannot run here: {reason}")
+    assert int(_report(tmp_path / level, policy)["policy"]) == os.SCHED_IDLE
+
+
+def test_the_idle_class_is_a_setting(tmp_path: Path) -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, data_dir=tmp_path / "data", sandbox_idle_class=False
+    )
+    policy = SandboxPolicy.from_settings(settings)
+    assert int(_report(tmp_path / "normal", policy)["policy"]) == os.SCHED_OTHER
