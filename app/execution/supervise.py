@@ -170,7 +170,9 @@ def _in_child(join_fd: int | None, *, idle_class: bool) -> Callable[[], None]:
         if join_fd is not None:
             os.write(join_fd, b"0")
         if idle_class and IDLE_POLICY is not None:
-            os.sched_setscheduler(0, IDLE_POLICY, os.sched_param(0))
+            # a kernel or container that refuses leaves the niceness to do it
+            with contextlib.suppress(OSError):
+                os.sched_setscheduler(0, IDLE_POLICY, os.sched_param(0))
         if _prctl is not None:
             _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             if os.getppid() != parent:
