@@ -51,6 +51,7 @@ from sandbox.spec import EPISODES_FILE, EVAL_FILE, VIDEO_FILE, EvalSpec, read_sp
 from sandbox.video import Film, FilmPlan, VideoWriter
 
 VIDEO_WIDTH, VIDEO_HEIGHT = 320, 240
+SIDE_BY_SIDE = 16  # episodes run at once, one policy call per step for all of them
 
 
 @dataclass
@@ -130,6 +131,78 @@ def open_film(env: gym.Env, camera: Camera, spec: EvalSpec) -> Film:
     return Film(camera.frame, VideoWriter(Path(spec.output_dir) / VIDEO_FILE, plan.fps), plan)
 
 
+class EpisodeRun:
+    """One episode in progress on its own env: the metric's per-step values, the env's
+    return, the sums of the scalar state variables, and its film and recorder if any."""
+
+    def __init__(
+        self,
+        env: gym.Env,
+        card: EnvCard,
+        metric: FitnessMetric,
+        seed: int,
+        film: Film | None = None,
+        recorder: EpisodeRecorder | None = None,
+    ) -> None:
+        self.env, self.card, self.metric, self.seed = env, card, metric, seed
+        self.film, self.recorder = film, recorder
+        self.values: list[float] = []
+        self.env_return = 0.0
+        self.sums = dict.fromkeys((v.name for v in card.state_vars if v.shape == ()), 0.0)
+        self.terminated = False
+
+    def reset(self) -> np.ndarray:
+        obs, _ = self.env.reset(seed=self.seed)
+        if self.film is not None:
+            self.film.after_step(0)
+        return obs
+
+    def step(self, action: np.ndarray) -> np.ndarray | None:
+        """Take ``action``; the next observation, or None when the episode ended."""
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        state = self.card.extract(obs[None], [info])
+        self.values.append(float(np.asarray(self.metric.step(state, action[None]))[0]))
+        if self.recorder is not None:
+            self.recorder.add(state, action)
+        for name in self.sums:
+            self.sums[name] += float(np.asarray(state[name]).reshape(-1)[0])
+        self.env_return += float(reward)
+        if self.film is not None:
+            self.film.after_step(len(self.values))
+        self.terminated = bool(terminated)
+        return None if terminated or truncated else obs
+
+    def episode(self) -> Episode:
+        steps = len(self.values)
+        fitness = reduce_episode(np.asarray(self.values), self.metric.reduce)
+        return Episode(
+            fitness,
+            self.env_return,
+            steps,
+            ended_early=self.terminated,
+            state_means={name: total / steps for name, total in self.sums.items()},
+            recorded=self.recorder.episode(fitness) if self.recorder is not None else None,
+        )
+
+
+def run_episodes(runs: list[EpisodeRun], act: Callable[[np.ndarray], np.ndarray]) -> list[Episode]:
+    """Run ``runs`` side by side, each on its own env: one call of ``act`` (a batch of
+    observations -> a batch of actions) per step for every episode still going. Each
+    episode has its own env and seed, so it takes the steps it would take alone, up to
+    the last bits a batched policy call may round differently."""
+    live = {i: run.reset() for i, run in enumerate(runs)}
+    while live:
+        keys = list(live)
+        actions = act(np.stack([live[i] for i in keys]))
+        for i, action in zip(keys, actions, strict=True):
+            obs = runs[i].step(action)
+            if obs is None:
+                del live[i]
+            else:
+                live[i] = obs
+    return [run.episode() for run in runs]
+
+
 def run_episode(
     env: gym.Env,
     act: Callable[[np.ndarray], np.ndarray],
@@ -139,49 +212,24 @@ def run_episode(
     film: Film | None = None,
     recorder: EpisodeRecorder | None = None,
 ) -> Episode:
-    """One episode of ``act`` (observation -> action), scored by the metric on the env's state.
-
-    With a ``recorder``, its states and actions are kept in ``Episode.recorded``."""
-    obs, _ = env.reset(seed=seed)
-    values: list[float] = []
-    env_return = 0.0
-    scalars = [v.name for v in card.state_vars if v.shape == ()]
-    sums = dict.fromkeys(scalars, 0.0)
-    if film is not None:
-        film.after_step(0)
-    while True:
-        action = act(obs)
-        obs, reward, terminated, truncated, info = env.step(action)
-        state = card.extract(obs[None], [info])
-        values.append(float(np.asarray(metric.step(state, action[None]))[0]))
-        if recorder is not None:
-            recorder.add(state, action)
-        for name in scalars:
-            sums[name] += float(np.asarray(state[name]).reshape(-1)[0])
-        env_return += float(reward)
-        if film is not None:
-            film.after_step(len(values))
-        if terminated or truncated:
-            break
-    steps = len(values)
-    fitness = reduce_episode(np.asarray(values), metric.reduce)
-    return Episode(
-        fitness,
-        env_return,
-        steps,
-        ended_early=bool(terminated),
-        state_means={name: total / steps for name, total in sums.items()},
-        recorded=recorder.episode(fitness) if recorder is not None else None,
+    """One episode of ``act`` (one observation -> one action), scored by the metric on the
+    env's state. With a ``recorder``, its states and actions are kept in ``Episode.recorded``."""
+    [episode] = run_episodes(
+        [EpisodeRun(env, card, metric, seed, film, recorder)],
+        lambda batch: np.stack([np.asarray(act(obs)) for obs in batch]),
     )
+    return episode
 
 
 def evaluate(spec: EvalSpec) -> dict[str, Any]:
-    """Run the episodes (the first one filmed if asked) and return the evaluation."""
+    """Run the episodes, up to ``SIDE_BY_SIDE`` at a time with one policy call per step for
+    all of them (the first episode filmed if asked), and return the evaluation."""
     torch.set_num_threads(1)
     card = get_card(spec.env_id, spec.card_spec)
     metric = card.metric(spec.fitness_metric)
     tensors = load_policy_file(spec.policy_path)
     env, camera = make_env(spec, card)
+    envs = [env]
     policy = build_policy(
         spec.algorithm,
         env.observation_space,
@@ -193,23 +241,35 @@ def evaluate(spec: EvalSpec) -> dict[str, Any]:
     normalizer = ObsNormalizer.from_file(tensors)
     normalize = normalizer if normalizer is not None else _as_float32
 
-    def act(obs: np.ndarray) -> np.ndarray:
-        action, _ = policy.predict(normalize(obs[None]), deterministic=True)
-        return action[0]
+    def act(batch: np.ndarray) -> np.ndarray:
+        actions, _ = policy.predict(normalize(batch), deterministic=True)
+        return actions
 
     film = open_film(env, camera, spec) if camera is not None else None
-    episodes = []
+    episodes: list[Episode] = []
     try:
-        for i in range(spec.episodes):
-            filming = film if i == 0 else None
-            recorder = EpisodeRecorder(spec.episode_max_floats) if spec.record_episodes else None
-            episodes.append(run_episode(env, act, card, metric, spec.seed + i, filming, recorder))
+        while len(envs) < min(spec.episodes, SIDE_BY_SIDE):
+            envs.append(gym.make(spec.env_id, **card.make_kwargs))
+        for first in range(0, spec.episodes, len(envs)):
+            runs = [
+                EpisodeRun(
+                    envs[j],
+                    card,
+                    metric,
+                    spec.seed + i,
+                    film if i == 0 else None,
+                    EpisodeRecorder(spec.episode_max_floats) if spec.record_episodes else None,
+                )
+                for j, i in enumerate(range(first, min(first + len(envs), spec.episodes)))
+            ]
+            episodes += run_episodes(runs, act)
     finally:
         if film is not None:
             film.close()
         if camera is not None:
             camera.close()
-        env.close()
+        for each in envs:
+            each.close()
     report = summarise(episodes, metric, film.writer if film is not None else None)
     if spec.record_episodes:
         report["episodes_file"] = record(episodes, Path(spec.output_dir) / EPISODES_FILE)

@@ -69,13 +69,19 @@ class VideoWriter:
         self.path = path
         self.fps = fps
         self.frames = 0
-        self._size: tuple[int, int] | None = None
+        self._size: tuple[int, int] | None = None  # the video's
+        self._input: tuple[int, int] | None = None  # the first frame's
         self._writer: Any = None
         self._scratch: Path | None = None
 
     def append(self, frame: np.ndarray) -> None:
+        """Add a frame. ffmpeg scales the frames to the video's size (much faster than
+        resizing each one here); a frame of another size than the first is resized to it."""
+        native = (frame.shape[1], frame.shape[0])
         if self._writer is None:
-            self._size = frame_size(frame.shape[1], frame.shape[0])
+            self._input, self._size = native, frame_size(*native)
+            width, height = self._size
+            scale = [] if native == self._size else ["-vf", f"scale={width}:{height}"]
             self._scratch = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=".video-"))
             self._writer = imageio.get_writer(
                 self._scratch / self.path.name,
@@ -83,13 +89,13 @@ class VideoWriter:
                 fps=self.fps,
                 codec="libx264",
                 pixelformat="yuv420p",
-                macro_block_size=_BLOCK,
+                macro_block_size=1,  # the scale filter makes the output's sides multiples of 16
                 ffmpeg_log_level="error",
-                output_params=["-movflags", "+faststart"],
+                output_params=[*scale, "-movflags", "+faststart"],
             )
-        assert self._size is not None
-        if (frame.shape[1], frame.shape[0]) != self._size:
-            frame = np.asarray(Image.fromarray(frame).resize(self._size, Image.Resampling.BILINEAR))
+        if self._input is not None and native != self._input:
+            resized = Image.fromarray(frame).resize(self._input, Image.Resampling.BILINEAR)
+            frame = np.asarray(resized)
         self._writer.append_data(np.ascontiguousarray(frame, dtype=np.uint8))
         self.frames += 1
 

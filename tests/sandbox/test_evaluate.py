@@ -63,6 +63,50 @@ def test_an_episode_the_env_ends_counts_as_ended_early() -> None:
     assert summary["state_means"]["is_healthy"] < 1.0  # its last step was unhealthy
 
 
+def test_episodes_run_side_by_side_step_as_if_each_ran_alone() -> None:
+    """Hopper episodes under one fixed linear policy fall at different steps; run side by
+    side (one policy call per step for those still going) each is the episode it is alone."""
+    import gymnasium as gym
+
+    from envs import get_card
+    from sandbox.evaluate import EpisodeRun, run_episode, run_episodes
+
+    card = get_card("Hopper-v5")
+    weights = np.random.default_rng(0).normal(0, 0.5, (11, 3))
+
+    def act(batch: np.ndarray) -> np.ndarray:  # row by row: no batched rounding
+        return np.stack([np.tanh(obs @ weights) for obs in batch])
+
+    envs = [gym.make("Hopper-v5") for _ in range(4)]
+    together = run_episodes(
+        [EpisodeRun(env, card, card.default_metric, seed) for seed, env in enumerate(envs)], act
+    )
+    alone = [
+        run_episode(envs[0], lambda obs: act(obs[None])[0], card, card.default_metric, seed)
+        for seed in range(4)
+    ]
+    assert len({e.length for e in together}) > 1  # they did end at different steps
+    assert [(e.fitness, e.length, e.env_return, e.ended_early) for e in together] == [
+        (e.fitness, e.length, e.env_return, e.ended_early) for e in alone
+    ]
+
+
+def test_more_episodes_than_run_at_once_keep_their_seeds(
+    trained_pendulum: Trained, evaluated: Path, tmp_path: Path
+) -> None:
+    from sandbox.evaluate import SIDE_BY_SIDE
+
+    many = SIDE_BY_SIDE + 2
+    spec = replace(trained_pendulum.eval, output_dir=str(tmp_path), episodes=many, video=False)
+    done = run_module("sandbox.evaluate", spec, "eval_spec.json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / EVAL_FILE).read_text())
+    assert report["episodes"] == many and report["episode_length"] == [200] * many
+    two = json.loads((evaluated / EVAL_FILE).read_text())["episode_fitness"]
+    # Episode i starts from seed + i however many run beside it.
+    assert report["episode_fitness"][:2] == pytest.approx(two, abs=1e-6)
+
+
 def test_recorded_episodes_read_back_with_the_evaluations_fitness(
     trained_pendulum: Trained, tmp_path: Path
 ) -> None:

@@ -206,3 +206,24 @@ def test_walker_video_is_not_played_at_125_frames_per_second(tmp_path: Path) -> 
     assert frames == 1 + filmed_steps // 5
     # The video lasts as long as the steps it shows took (0.008 s each), within a frame.
     assert frames / fps == pytest.approx(filmed_steps * 0.008, abs=1 / fps + 1e-9)
+
+
+def test_frames_of_any_size_become_one_playable_size(tmp_path: Path) -> None:
+    """Classic control renders 600 x 400: ffmpeg scales it to 320 wide with sides that are
+    multiples of 16; a frame of another size than the first is resized to fit the rest."""
+    from sandbox.video import VideoWriter
+
+    writer = VideoWriter(tmp_path / VIDEO_FILE, fps=20.0)
+    rng = np.random.default_rng(0)
+    for _ in range(9):
+        writer.append(rng.integers(0, 255, (400, 600, 3), dtype=np.uint8))
+    writer.append(rng.integers(0, 255, (123, 77, 3), dtype=np.uint8))
+    writer.close()
+    assert writer.frames == 10
+    reader = imageio.get_reader(tmp_path / VIDEO_FILE)
+    try:
+        assert reader.get_meta_data()["size"] == (320, 208)
+        assert reader.count_frames() == 10
+    finally:
+        reader.close()
+    assert [p.name for p in tmp_path.iterdir()] == [VIDEO_FILE]  # no scratch left
