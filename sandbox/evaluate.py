@@ -203,24 +203,6 @@ def run_episodes(runs: list[EpisodeRun], act: Callable[[np.ndarray], np.ndarray]
     return [run.episode() for run in runs]
 
 
-def run_episode(
-    env: gym.Env,
-    act: Callable[[np.ndarray], np.ndarray],
-    card: EnvCard,
-    metric: FitnessMetric,
-    seed: int,
-    film: Film | None = None,
-    recorder: EpisodeRecorder | None = None,
-) -> Episode:
-    """One episode of ``act`` (one observation -> one action), scored by the metric on the
-    env's state. With a ``recorder``, its states and actions are kept in ``Episode.recorded``."""
-    [episode] = run_episodes(
-        [EpisodeRun(env, card, metric, seed, film, recorder)],
-        lambda batch: np.stack([np.asarray(act(obs)) for obs in batch]),
-    )
-    return episode
-
-
 def evaluate(spec: EvalSpec) -> dict[str, Any]:
     """Run the episodes, up to ``SIDE_BY_SIDE`` at a time with one policy call per step for
     all of them (the first episode filmed if asked), and return the evaluation."""

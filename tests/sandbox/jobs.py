@@ -6,11 +6,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
 
 from envs import get_card
+from envs.card import EnvCard, FitnessMetric
+from sandbox.evaluate import Episode, EpisodeRecorder, EpisodeRun, run_episodes
 from sandbox.spec import POLICY_FILE, EvalSpec, TrainSpec
+from sandbox.video import Film
 
 PENDULUM_REWARD = """
 import numpy as np
@@ -98,3 +106,21 @@ def run_module(module: str, spec: TrainSpec | EvalSpec, name: str) -> subprocess
         timeout=600,
         env=env,
     )
+
+
+def one_episode(
+    env: gym.Env,
+    act: Callable[[np.ndarray], Any],
+    card: EnvCard,
+    metric: FitnessMetric,
+    seed: int,
+    film: Film | None = None,
+    recorder: EpisodeRecorder | None = None,
+) -> Episode:
+    """One episode as the evaluator runs it (``run_episodes``), of ``act``: one
+    observation -> one action."""
+    [episode] = run_episodes(
+        [EpisodeRun(env, card, metric, seed, film, recorder)],
+        lambda batch: np.stack([np.asarray(act(obs)) for obs in batch]),
+    )
+    return episode

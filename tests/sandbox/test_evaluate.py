@@ -18,7 +18,7 @@ import torch
 
 from sandbox.episodes import read_episodes
 from sandbox.spec import EPISODES_FILE, EVAL_FILE, POLICY_FILE, VIDEO_FILE
-from tests.sandbox.jobs import Trained, run_module
+from tests.sandbox.jobs import Trained, one_episode, run_module
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +51,12 @@ def test_an_episode_the_env_ends_counts_as_ended_early() -> None:
     import gymnasium as gym
 
     from envs import get_card
-    from sandbox.evaluate import behaviour, run_episode
+    from sandbox.evaluate import behaviour
 
     card = get_card("Hopper-v5")
     env = gym.make("Hopper-v5")
     rng = np.random.default_rng(0)
-    falls = run_episode(env, lambda obs: rng.uniform(-1, 1, 3), card, card.default_metric, seed=0)
+    falls = one_episode(env, lambda obs: rng.uniform(-1, 1, 3), card, card.default_metric, seed=0)
     assert falls.ended_early and falls.length < 1000
     summary = behaviour([falls])
     assert summary["ended_early"] == 1
@@ -69,7 +69,7 @@ def test_episodes_run_side_by_side_step_as_if_each_ran_alone() -> None:
     import gymnasium as gym
 
     from envs import get_card
-    from sandbox.evaluate import EpisodeRun, run_episode, run_episodes
+    from sandbox.evaluate import EpisodeRun, run_episodes
 
     card = get_card("Hopper-v5")
     weights = np.random.default_rng(0).normal(0, 0.5, (11, 3))
@@ -82,7 +82,7 @@ def test_episodes_run_side_by_side_step_as_if_each_ran_alone() -> None:
         [EpisodeRun(env, card, card.default_metric, seed) for seed, env in enumerate(envs)], act
     )
     alone = [
-        run_episode(envs[0], lambda obs: act(obs[None])[0], card, card.default_metric, seed)
+        one_episode(envs[0], lambda obs: act(obs[None])[0], card, card.default_metric, seed)
         for seed in range(4)
     ]
     assert len({e.length for e in together}) > 1  # they did end at different steps
@@ -148,13 +148,13 @@ def test_recording_keeps_discrete_actions_as_the_env_got_them() -> None:
     import gymnasium as gym
 
     from envs import get_card
-    from sandbox.evaluate import EpisodeRecorder, run_episode
+    from sandbox.evaluate import EpisodeRecorder
 
     card = get_card("CartPole-v1")
     env = gym.make("CartPole-v1")
     rng = np.random.default_rng(0)
     recorder = EpisodeRecorder(max_floats=100)  # 10 numbers a step: 10 steps at most
-    episode = run_episode(
+    episode = one_episode(
         env, lambda obs: rng.integers(2), card, card.default_metric, 0, None, recorder
     )
     recorded = episode.recorded

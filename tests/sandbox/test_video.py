@@ -18,10 +18,11 @@ import pytest
 
 from envs import get_card
 from sandbox.camera import MujocoCamera, step_seconds
-from sandbox.evaluate import make_env, open_film, run_episode
+from sandbox.evaluate import make_env, open_film
 from sandbox.spec import VIDEO_FILE, EvalSpec
 from sandbox.video import MAX_FPS, FilmPlan
 from tests.processes import REPO
+from tests.sandbox.jobs import one_episode
 
 GEOM = int(mujoco.mjtObj.mjOBJ_GEOM)
 
@@ -127,7 +128,7 @@ def film_cheetah(out: Path, seconds: float) -> dict[str, Any]:
 
     film.shoot = shoot_and_look
     try:
-        run_episode(env, trot(step_seconds(env)), card, card.metric(spec.fitness_metric), 0, film)
+        one_episode(env, trot(step_seconds(env)), card, card.metric(spec.fitness_metric), 0, film)
         travelled = float(env.unwrapped.data.qpos[0])  # type: ignore[attr-defined]
     finally:
         film.close()
@@ -145,7 +146,7 @@ def film_walker(out: Path) -> dict[str, Any]:
     film = open_film(env, camera, spec)
     rng = np.random.default_rng(0)
     try:
-        episode = run_episode(
+        episode = one_episode(
             env,
             lambda _obs: rng.uniform(-0.3, 0.3, size=6).astype(np.float32),
             card,
