@@ -233,16 +233,17 @@ def evaluate(spec: EvalSpec) -> dict[str, Any]:
         while len(envs) < min(spec.episodes, SIDE_BY_SIDE):
             envs.append(gym.make(spec.env_id, **card.make_kwargs))
         for first in range(0, spec.episodes, len(envs)):
+            numbers = range(first, min(first + len(envs), spec.episodes))
             runs = [
                 EpisodeRun(
-                    envs[j],
+                    each,
                     card,
                     metric,
                     spec.seed + i,
                     film if i == 0 else None,
                     EpisodeRecorder(spec.episode_max_floats) if spec.record_episodes else None,
                 )
-                for j, i in enumerate(range(first, min(first + len(envs), spec.episodes)))
+                for each, i in zip(envs, numbers, strict=False)
             ]
             episodes += run_episodes(runs, act)
     finally:

@@ -69,8 +69,7 @@ class VideoWriter:
         self.path = path
         self.fps = fps
         self.frames = 0
-        self._size: tuple[int, int] | None = None  # the video's
-        self._input: tuple[int, int] | None = None  # the first frame's
+        self._input: tuple[int, int] | None = None  # the first frame's size
         self._writer: Any = None
         self._scratch: Path | None = None
 
@@ -79,9 +78,9 @@ class VideoWriter:
         resizing each one here); a frame of another size than the first is resized to it."""
         native = (frame.shape[1], frame.shape[0])
         if self._writer is None:
-            self._input, self._size = native, frame_size(*native)
-            width, height = self._size
-            scale = [] if native == self._size else ["-vf", f"scale={width}:{height}"]
+            self._input = native
+            width, height = frame_size(*native)
+            scale = [] if native == (width, height) else ["-vf", f"scale={width}:{height}"]
             self._scratch = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=".video-"))
             self._writer = imageio.get_writer(
                 self._scratch / self.path.name,
